@@ -114,3 +114,17 @@ func Pending(ctx context.Context, databaseURL string) (int, error) {
 	}
 	return n, nil
 }
+
+// LatestVersion is the newest migration embedded in this binary.
+func LatestVersion() (int64, error) {
+	p, db, err := migrator("postgres://unused@127.0.0.1/unused")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	src := p.ListSources()
+	if len(src) == 0 {
+		return 0, nil
+	}
+	return src[len(src)-1].Version, nil
+}

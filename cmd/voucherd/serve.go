@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tongquan/tongquan/internal/auth"
+	"github.com/tongquan/tongquan/internal/config"
+	"github.com/tongquan/tongquan/internal/httpapi"
+	"github.com/tongquan/tongquan/internal/postgres"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("voucherd serve", flag.ContinueOnError)
+	build := config.FlagSet(fs, config.OSEnv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := build()
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	authn, err := newAuthenticator(cfg, log)
+	if err != nil {
+		return err
+	}
+	latest, err := postgres.LatestVersion()
+	if err != nil {
+		return err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Logger:       log,
+		Pool:         db.Pool,
+		Auth:         authn,
+		Ready:        func(ctx context.Context) error { return postgres.Ready(ctx, db.Pool, latest) },
+		ServiceRoles: cfg.Roles,
+		BodyLimit:    cfg.BodyLimit,
+	})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              cfg.ListenAddr,
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another voucherd running? choose another with --listen)", cfg.ListenAddr, err)
+	}
+	log.Info("voucherd listening", "addr", ln.Addr().String(), "roles", cfg.Roles, "dev", cfg.Dev)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Stop accepting, let in-flight requests finish, then close the pool and
+	// the embedded server (deferred above).
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("drain did not finish in time; closing remaining connections", "error", err)
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server stopped with error", "error", err)
+	}
+	log.Info("voucherd stopped")
+	return nil
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// newAuthenticator verifies people's tokens against the identity provider's
+// keys, or, in development mode without them, against the development key
+// pair in the data folder (which `voucherctl token` signs with).
+func newAuthenticator(cfg config.Config, log *slog.Logger) (*auth.Authenticator, error) {
+	people := auth.PeopleConfig{Audience: cfg.AuthAudience, Issuer: cfg.AuthIssuer, Leeway: 30 * time.Second}
+	var platforms auth.StaticPlatformKeys
+	if len(cfg.AuthKeyFiles) > 0 {
+		keys, err := auth.LoadPeopleKeys(cfg.AuthKeyFiles)
+		if err != nil {
+			return nil, err
+		}
+		people.Keys = keys
+	}
+	if cfg.Dev {
+		dev, err := auth.EnsureDevKeys(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("development keys: %w", err)
+		}
+		if len(cfg.AuthKeyFiles) == 0 {
+			people = dev.PeopleConfig()
+			people.Leeway = 30 * time.Second
+		}
+		platforms = dev.PlatformKeys()
+		log.Warn("development mode: accepting tokens signed with the development keys",
+			"keys", filepath.Join(cfg.DataDir, "keys"),
+			"mint", "go run ./cmd/voucherctl token --role campaign_manager --sub alice")
+	}
+	pv, err := auth.NewPeopleVerifier(people)
+	if err != nil {
+		return nil, err
+	}
+	plv, err := auth.NewPlatformVerifier(cfg.AuthAudience, platforms, 30*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewAuthenticator(pv, plv)
+}

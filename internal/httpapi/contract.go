@@ -1,0 +1,274 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/auth"
+	"github.com/tongquan/tongquan/openapi"
+)
+
+// Extensions on each operation of the contract. The middleware reads them, so
+// who may call what is stated once, in the contract platforms read.
+const (
+	extRoles       = "x-roles"        // roles admitted; absent only with `security: []`
+	extServiceRole = "x-service-role" // which voucherd role serves it: issuer, redemption, audit or any
+)
+
+// Contract is the parsed OpenAPI document with a router over its operations.
+type Contract struct {
+	Doc    *openapi3.T
+	router routers.Router
+}
+
+func init() {
+	openapi3.DefineStringFormatCallback("uuid", func(s string) error {
+		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+			return errors.New("must be a UUID like 0190f1b2-7c4e-7a1b-9c3d-5e6f7a8b9c0d")
+		}
+		return nil
+	})
+	openapi3.DefineStringFormatCallback("date-time", func(s string) error {
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return errors.New("must be an RFC 3339 time with an offset, like 2026-11-27T10:00:00+08:00")
+		}
+		return nil
+	})
+}
+
+// LoadContract parses and validates the embedded openapi.yaml.
+func LoadContract() (*Contract, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openapi.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
+	}
+	// Paths in the contract are matched without the server prefix.
+	routed := *doc
+	routed.Servers = nil
+	r, err := legacy.NewRouter(&routed)
+	if err != nil {
+		return nil, fmt.Errorf("openapi router: %w", err)
+	}
+	return &Contract{Doc: doc, router: r}, nil
+}
+
+// OperationRoles returns the roles an operation admits and whether it is public.
+func OperationRoles(op *openapi3.Operation) (roles []auth.Role, public bool) {
+	if op.Security != nil && len(*op.Security) == 0 {
+		return nil, true
+	}
+	if raw, ok := op.Extensions[extRoles].([]any); ok {
+		for _, r := range raw {
+			if s, ok := r.(string); ok {
+				roles = append(roles, auth.Role(s))
+			}
+		}
+	}
+	return roles, false
+}
+
+// OperationServiceRole is the voucherd role that serves op.
+func OperationServiceRole(op *openapi3.Operation) string {
+	if s, ok := op.Extensions[extServiceRole].(string); ok {
+		return s
+	}
+	return ""
+}
+
+const ctxRoute = "tongquan.route"
+
+// routeMiddleware finds the contract operation for the request, answering
+// unknown paths and methods in the error format, and operations of a role
+// this process does not run as unknown paths.
+func (s *Server) routeMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		route, params, err := s.contract.router.FindRoute(c.Request)
+		if err != nil {
+			if errors.Is(err, routers.ErrMethodNotAllowed) {
+				renderError(c, apperr.New(apperr.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+				return
+			}
+			renderError(c, apperr.New(apperr.CodeRouteNotFound, "no operation at %s %s", c.Request.Method, c.Request.URL.Path))
+			return
+		}
+		if sr := OperationServiceRole(route.Operation); sr != "any" && !s.serves[sr] {
+			renderError(c, apperr.New(apperr.CodeRouteNotFound,
+				"%s %s is served by voucherd instances running the %s role", c.Request.Method, route.Path, sr))
+			return
+		}
+		c.Set(ctxRoute, &matchedRoute{route: route, params: params})
+		c.Next()
+	}
+}
+
+type matchedRoute struct {
+	route  *routers.Route
+	params map[string]string
+}
+
+// authMiddleware authenticates the caller and checks the operation's roles
+// before anything else looks at the request: an anonymous caller learns
+// nothing about what a valid body would be.
+func (s *Server) authMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		m := c.MustGet(ctxRoute).(*matchedRoute)
+		roles, public := OperationRoles(m.route.Operation)
+		if public {
+			c.Next()
+			return
+		}
+		p, err := s.auth.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
+		if err != nil {
+			renderError(c, err)
+			return
+		}
+		if !p.HasAny(roles...) {
+			renderError(c, apperr.New(apperr.CodeForbidden,
+				"%s %s needs one of the roles %s", c.Request.Method, m.route.Path, joinRoles(roles)))
+			return
+		}
+		setPrincipal(c, p)
+		c.Next()
+	}
+}
+
+func joinRoles(roles []auth.Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+// validateMiddleware checks the request against the contract: content type,
+// parameters and body (unknown fields are refused by additionalProperties: false).
+func (s *Server) validateMiddleware() gin.HandlerFunc {
+	opts := &openapi3filter.Options{
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		MultiError:         true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.EnableFormatValidation(),
+		},
+	}
+	return func(c *gin.Context) {
+		m := c.MustGet(ctxRoute).(*matchedRoute)
+		if rb := m.route.Operation.RequestBody; rb != nil && rb.Value != nil && c.Request.ContentLength != 0 {
+			ct, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+			if rb.Value.Content.Get(ct) == nil {
+				renderError(c, apperr.New(apperr.CodeUnsupportedMediaType,
+					"Content-Type must be one of %s", strings.Join(contentTypes(rb.Value), ", ")))
+				return
+			}
+		}
+		err := openapi3filter.ValidateRequest(c.Request.Context(), &openapi3filter.RequestValidationInput{
+			Request:    c.Request,
+			PathParams: m.params,
+			Route:      m.route,
+			Options:    opts,
+		})
+		if err != nil {
+			renderError(c, requestValidationError(err))
+			return
+		}
+		c.Next()
+	}
+}
+
+func contentTypes(rb *openapi3.RequestBody) []string {
+	var out []string
+	for ct := range rb.Content {
+		out = append(out, ct)
+	}
+	return out
+}
+
+// requestValidationError turns kin-openapi's findings into VALIDATION_FAILED
+// with one entry per bad field, MALFORMED_JSON when the body does not parse,
+// or PAYLOAD_TOO_LARGE when reading it crossed the size limit.
+func requestValidationError(err error) error {
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) {
+		return apperr.New(apperr.CodePayloadTooLarge, "request body is larger than %d bytes", maxBytes.Limit)
+	}
+	var fields []apperr.FieldError
+	var malformed *openapi3filter.ParseError
+	var walk func(error)
+	walk = func(err error) {
+		var multi openapi3.MultiError
+		if errors.As(err, &multi) {
+			for _, e := range multi {
+				walk(e)
+			}
+			return
+		}
+		var reqErr *openapi3filter.RequestError
+		if !errors.As(err, &reqErr) {
+			fields = append(fields, apperr.FieldError{Field: "request", Reason: err.Error()})
+			return
+		}
+		var parseErr *openapi3filter.ParseError
+		if reqErr.RequestBody != nil && errors.As(reqErr.Err, &parseErr) {
+			malformed = parseErr
+			return
+		}
+		var inner openapi3.MultiError
+		if errors.As(reqErr.Err, &inner) {
+			for _, e := range inner {
+				fields = append(fields, fieldError(reqErr, e))
+			}
+			return
+		}
+		fields = append(fields, fieldError(reqErr, reqErr.Err))
+	}
+	walk(err)
+	if malformed != nil {
+		return apperr.New(apperr.CodeMalformedJSON, "request body is not valid JSON: %s", malformed.Reason)
+	}
+	return apperr.Invalid(fields...)
+}
+
+// fieldError names the field a finding is about: the JSON path inside the
+// body (tiers.0.discount_fen) or the parameter name.
+func fieldError(reqErr *openapi3filter.RequestError, err error) apperr.FieldError {
+	var schemaErr *openapi3.SchemaError
+	if errors.As(err, &schemaErr) {
+		field := strings.Join(schemaErr.JSONPointer(), ".")
+		if reqErr.Parameter != nil {
+			field = reqErr.Parameter.Name
+		} else if field == "" {
+			field = "body"
+		}
+		return apperr.FieldError{Field: field, Reason: schemaErr.Reason}
+	}
+	reason := reqErr.Reason
+	if reason == "" && err != nil {
+		reason = err.Error()
+	}
+	switch {
+	case reqErr.Parameter != nil:
+		if err != nil {
+			reason = strings.TrimSpace(reqErr.Reason + " " + err.Error())
+		}
+		return apperr.FieldError{Field: reqErr.Parameter.Name, Reason: reason}
+	case reqErr.RequestBody != nil:
+		return apperr.FieldError{Field: "body", Reason: reason}
+	}
+	return apperr.FieldError{Field: "request", Reason: reqErr.Error()}
+}

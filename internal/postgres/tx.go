@@ -1,0 +1,96 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+)
+
+// PostgreSQL error codes the platform reacts to.
+const (
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	codeUniqueViolation      = "23505"
+	codeCheckViolation       = "23514"
+	codeForeignKeyViolation  = "23503"
+)
+
+// maxAttempts bounds retries of a transaction that lost a serialization or
+// deadlock race; past it the caller gets UNAVAILABLE and may retry later.
+const maxAttempts = 5
+
+// InTx runs fn in a transaction, committing if it returns nil. Serialization
+// failures and deadlocks are retried with jittered backoff a bounded number of
+// times, so fn must have no effects outside the transaction.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return inTx(ctx, pool, pgx.TxOptions{}, fn)
+}
+
+// InSerializableTx is InTx at SERIALIZABLE isolation.
+func InSerializableTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return inTx(ctx, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+}
+
+func inTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = pgx.BeginTxFunc(ctx, pool, opts, fn)
+		if err == nil || !Retryable(err) {
+			return err
+		}
+		backoff := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+rand.IntN(5))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	return apperr.Wrap(err, apperr.CodeUnavailable, "the database is busy; retry the request")
+}
+
+// Retryable reports a serialization failure or deadlock.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected
+	}
+	return false
+}
+
+// IsUniqueViolation reports a unique violation, optionally on a named constraint.
+func IsUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
+		return constraint == "" || pgErr.ConstraintName == constraint
+	}
+	return false
+}
+
+// IsCheckViolation reports a check-constraint violation, optionally a named one.
+func IsCheckViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeCheckViolation {
+		return constraint == "" || pgErr.ConstraintName == constraint
+	}
+	return false
+}
+
+// IsForeignKeyViolation reports a foreign-key violation.
+func IsForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
+}
+
+// Querier is what both a pool and a transaction offer.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
