@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,13 +51,31 @@ func freeAddr(t *testing.T) string {
 
 type run struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *syncBuffer
 	addr string
+}
+
+// syncBuffer collects the child's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func start(t *testing.T, bin, data string) *run {
 	t.Helper()
-	r := &run{logs: &bytes.Buffer{}, addr: freeAddr(t)}
+	r := &run{logs: &syncBuffer{}, addr: freeAddr(t)}
 	r.cmd = exec.Command(bin, "serve", "--listen", r.addr, "--data-dir", data, "--shutdown-timeout", "5s")
 	r.cmd.Env = append(os.Environ(), "DATABASE_URL=")
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
