@@ -14,10 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/config"
 	"github.com/tongquan/tongquan/internal/httpapi"
+	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/scheduler"
 )
 
 func serve(args []string) error {
@@ -42,7 +45,8 @@ func serve(args []string) error {
 	}
 	defer db.Close()
 
-	authn, err := newAuthenticator(cfg, log)
+	issuers := issuer.New(db.Pool, time.Now)
+	authn, err := newAuthenticator(cfg, log, issuers.PlatformKeys(issuer.DefaultPlatformKeyTTL))
 	if err != nil {
 		return err
 	}
@@ -57,9 +61,23 @@ func serve(args []string) error {
 		Ready:        func(ctx context.Context) error { return postgres.Ready(ctx, db.Pool, latest) },
 		ServiceRoles: cfg.Roles,
 		BodyLimit:    cfg.BodyLimit,
+		Issuer:       issuers,
+		Audit:        audit.New(db.Pool),
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Serves(config.RoleIssuer) {
+		jobs, err := scheduler.New(db.Pool, log, time.UTC, issuerJobs(issuers, db.Pool)...)
+		if err != nil {
+			return err
+		}
+		jobs.Start()
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			jobs.Stop(ctx)
+		}()
 	}
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -84,8 +102,8 @@ func serve(args []string) error {
 	case <-ctx.Done():
 	}
 
-	// Stop accepting, let in-flight requests finish, then close the pool and
-	// the embedded server (deferred above).
+	// Stop accepting, let in-flight requests finish, then stop the jobs, close
+	// the pool and the embedded server (deferred above, run in reverse).
 	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -111,9 +129,12 @@ func newLogger(cfg config.Config) *slog.Logger {
 // newAuthenticator verifies people's tokens against the identity provider's
 // keys, or, in development mode without them, against the development key
 // pair in the data folder (which `voucherctl token` signs with).
-func newAuthenticator(cfg config.Config, log *slog.Logger) (*auth.Authenticator, error) {
+//
+// Platforms are verified against the registry (and, in development mode, the
+// development platform too).
+func newAuthenticator(cfg config.Config, log *slog.Logger, registry auth.PlatformKeyStore) (*auth.Authenticator, error) {
 	people := auth.PeopleConfig{Audience: cfg.AuthAudience, Issuer: cfg.AuthIssuer, Leeway: 30 * time.Second}
-	var platforms auth.StaticPlatformKeys
+	platforms := registry
 	if len(cfg.AuthKeyFiles) > 0 {
 		keys, err := auth.LoadPeopleKeys(cfg.AuthKeyFiles)
 		if err != nil {
@@ -130,7 +151,7 @@ func newAuthenticator(cfg config.Config, log *slog.Logger) (*auth.Authenticator,
 			people = dev.PeopleConfig()
 			people.Leeway = 30 * time.Second
 		}
-		platforms = dev.PlatformKeys()
+		platforms = issuer.ChainKeyStores(dev.PlatformKeys(), registry)
 		log.Warn("development mode: accepting tokens signed with the development keys",
 			"keys", filepath.Join(cfg.DataDir, "keys"),
 			"mint", "go run ./cmd/voucherctl token --role campaign_manager --sub alice")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type Contract struct {
 }
 
 func init() {
+	// File uploads (text/csv) are parsed by their use case, which reports each
+	// bad row; the validator only needs them as opaque bytes. kin-openapi's own
+	// CSV decoder would refuse a whole file at its first ragged row.
+	openapi3filter.RegisterBodyDecoder("text/csv", openapi3filter.FileBodyDecoder)
 	openapi3.DefineStringFormatCallback("uuid", func(s string) error {
 		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
 			return errors.New("must be a UUID like 0190f1b2-7c4e-7a1b-9c3d-5e6f7a8b9c0d")
@@ -201,7 +206,8 @@ func contentTypes(rb *openapi3.RequestBody) []string {
 
 // requestValidationError turns kin-openapi's findings into VALIDATION_FAILED
 // with one entry per bad field, MALFORMED_JSON when the body does not parse,
-// or PAYLOAD_TOO_LARGE when reading it crossed the size limit.
+// or PAYLOAD_TOO_LARGE when reading it crossed the size limit. Reasons never
+// quote the submitted value or the schema.
 func requestValidationError(err error) error {
 	var maxBytes *http.MaxBytesError
 	if errors.As(err, &maxBytes) {
@@ -209,66 +215,73 @@ func requestValidationError(err error) error {
 	}
 	var fields []apperr.FieldError
 	var malformed *openapi3filter.ParseError
-	var walk func(error)
-	walk = func(err error) {
+	var walk func(err error, param string)
+	walk = func(err error, param string) {
 		var multi openapi3.MultiError
-		if errors.As(err, &multi) {
-			for _, e := range multi {
-				walk(e)
-			}
-			return
-		}
-		var reqErr *openapi3filter.RequestError
-		if !errors.As(err, &reqErr) {
-			fields = append(fields, apperr.FieldError{Field: "request", Reason: err.Error()})
-			return
-		}
+		var schemaErr *openapi3.SchemaError
 		var parseErr *openapi3filter.ParseError
-		if reqErr.RequestBody != nil && errors.As(reqErr.Err, &parseErr) {
-			malformed = parseErr
-			return
-		}
-		var inner openapi3.MultiError
-		if errors.As(reqErr.Err, &inner) {
-			for _, e := range inner {
-				fields = append(fields, fieldError(reqErr, e))
+		// Match the error itself before searching chains: a MultiError
+		// answers As for any of its members, which would lose the parameter
+		// a RequestError names.
+		reqErr, _ := err.(*openapi3filter.RequestError)
+		switch {
+		case reqErr != nil:
+			if reqErr.Parameter != nil {
+				param = reqErr.Parameter.Name
 			}
-			return
+			switch {
+			case reqErr.Err == nil:
+				fields = append(fields, apperr.FieldError{Field: fieldName(param, "body"), Reason: reqErr.Reason})
+			case reqErr.RequestBody != nil && errors.As(reqErr.Err, &parseErr):
+				malformed = parseErr
+			case errors.As(reqErr.Err, &multi) || errors.As(reqErr.Err, &schemaErr):
+				walk(reqErr.Err, param)
+			default:
+				reason := strings.TrimSpace(reqErr.Reason + " " + reqErr.Err.Error())
+				fields = append(fields, apperr.FieldError{Field: fieldName(param, "body"), Reason: reason})
+			}
+		case errors.As(err, &multi):
+			for _, e := range multi {
+				walk(e, param)
+			}
+		case errors.As(err, &schemaErr):
+			fields = append(fields, apperr.FieldError{Field: fieldName(param, jsonPath(schemaErr.JSONPointer())), Reason: schemaErr.Reason})
+		default:
+			fields = append(fields, apperr.FieldError{Field: fieldName(param, "request"), Reason: err.Error()})
 		}
-		fields = append(fields, fieldError(reqErr, reqErr.Err))
 	}
-	walk(err)
+	walk(err, "")
 	if malformed != nil {
 		return apperr.New(apperr.CodeMalformedJSON, "request body is not valid JSON: %s", malformed.Reason)
 	}
 	return apperr.Invalid(fields...)
 }
 
-// fieldError names the field a finding is about: the JSON path inside the
-// body (tiers.0.discount_fen) or the parameter name.
-func fieldError(reqErr *openapi3filter.RequestError, err error) apperr.FieldError {
-	var schemaErr *openapi3.SchemaError
-	if errors.As(err, &schemaErr) {
-		field := strings.Join(schemaErr.JSONPointer(), ".")
-		if reqErr.Parameter != nil {
-			field = reqErr.Parameter.Name
-		} else if field == "" {
-			field = "body"
+// jsonPath writes a JSON pointer the way domain validation names fields:
+// rules.tiers[0].discount_fen.
+func jsonPath(pointer []string) string {
+	var b strings.Builder
+	for _, seg := range pointer {
+		if _, err := strconv.Atoi(seg); err == nil {
+			b.WriteString("[" + seg + "]")
+			continue
 		}
-		return apperr.FieldError{Field: field, Reason: schemaErr.Reason}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
 	}
-	reason := reqErr.Reason
-	if reason == "" && err != nil {
-		reason = err.Error()
-	}
+	return b.String()
+}
+
+// fieldName is the parameter's name, or the JSON path inside the body
+// (rules.tiers[0].discount_fen), or "body" for the body as a whole.
+func fieldName(param, path string) string {
 	switch {
-	case reqErr.Parameter != nil:
-		if err != nil {
-			reason = strings.TrimSpace(reqErr.Reason + " " + err.Error())
-		}
-		return apperr.FieldError{Field: reqErr.Parameter.Name, Reason: reason}
-	case reqErr.RequestBody != nil:
-		return apperr.FieldError{Field: "body", Reason: reason}
+	case param != "":
+		return param
+	case path != "":
+		return path
 	}
-	return apperr.FieldError{Field: "request", Reason: reqErr.Error()}
+	return "body"
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"sort"
@@ -182,4 +183,52 @@ func TestLoadContractIsValid(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Doc.Validate(context.Background()))
 	assert.Equal(t, "3.0.3", c.Doc.OpenAPI)
+}
+
+// TestEveryBodyIsValidatedBeforeItsHandler sends malformed JSON, an unknown
+// field and a wrong type to every operation that takes a JSON body, as a
+// caller holding every role: each is a 400 with a stable code, and nothing is
+// written (every state change writes an audit event, so none may appear).
+func TestEveryBodyIsValidatedBeforeItsHandler(t *testing.T) {
+	e := newIssuerEnv(t)
+	tokens := map[auth.Role]string{
+		auth.RolePlatform: e.platformToken(),
+	}
+	person := e.personToken("alice", time.Hour, auth.RoleCampaignManager, auth.RoleApprover, auth.RoleAuditor)
+	bodies := []struct{ name, body, code string }{
+		{"malformed", `{"name": "x",`, "MALFORMED_JSON"},
+		{"unknown field", `{"no_such_field_anywhere": 1}`, "VALIDATION_FAILED"},
+		{"wrong type", `"a string where an object belongs"`, "VALIDATION_FAILED"},
+		{"empty", ``, "VALIDATION_FAILED"},
+	}
+	checked := 0
+	for _, o := range operations(t, e.srv.Contract()) {
+		rb := o.op.RequestBody
+		if rb == nil || rb.Value == nil || rb.Value.Content.Get("application/json") == nil || !rb.Value.Required {
+			continue
+		}
+		roles, _ := OperationRoles(o.op)
+		token := person
+		if len(roles) == 1 && roles[0] == auth.RolePlatform {
+			token = tokens[auth.RolePlatform]
+		}
+		checked++
+		for _, b := range bodies {
+			req := httptest.NewRequest(o.method, samplePath(o), strings.NewReader(b.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			res := e.do(req)
+			assert.Equal(t, http.StatusBadRequest, res.Status, "%s %s %s: %s", o.method, o.path, b.name, res.Body)
+			assert.Equal(t, b.code, res.errorCode(t), "%s %s %s", o.method, o.path, b.name)
+		}
+		req := httptest.NewRequest(o.method, samplePath(o), strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Authorization", "Bearer "+token)
+		res := e.do(req)
+		assert.Equal(t, http.StatusUnsupportedMediaType, res.Status, "%s %s: %s", o.method, o.path, res.Body)
+	}
+	assert.Positive(t, checked)
+	assert.Zero(t, e.count(t, "audit_events"))
+	assert.Zero(t, e.count(t, "campaigns"))
+	assert.Zero(t, e.count(t, "platforms"))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/httpapi/api"
+	"github.com/tongquan/tongquan/internal/issuer"
 )
 
 // handlers implements the generated strict server interface. Each method
@@ -26,6 +27,29 @@ func principal(ctx context.Context) (auth.Principal, error) {
 		}
 	}
 	return auth.Principal{}, errors.New("no principal on an authenticated route")
+}
+
+// actor is the caller as the audit log records it.
+func actor(ctx context.Context) (issuer.Actor, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return issuer.Actor{}, err
+	}
+	a := issuer.Actor{Subject: p.Subject, Role: string(auth.RolePlatform)}
+	if p.Kind == auth.KindPerson && len(p.Roles) > 0 {
+		a.Role = string(p.Roles[0])
+	}
+	if c, ok := ctx.(*gin.Context); ok {
+		a.RequestID = requestID(c)
+	}
+	return a, nil
+}
+
+// actorAs is actor acting in a given role (one the route admitted and the caller holds).
+func actorAs(ctx context.Context, role auth.Role) (issuer.Actor, error) {
+	a, err := actor(ctx)
+	a.Role = string(role)
+	return a, err
 }
 
 func (h *handlers) GetHealthz(ctx context.Context, _ api.GetHealthzRequestObject) (api.GetHealthzResponseObject, error) {

@@ -83,10 +83,16 @@ func recoverMiddleware(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// bodyLimitMiddleware refuses bodies over limit: at once when Content-Length
-// says so, or when a reader crosses it (http.MaxBytesReader).
-func bodyLimitMiddleware(limit int64) gin.HandlerFunc {
+// bodyLimitMiddleware refuses bodies over the operation's limit: at once
+// when Content-Length says so, or when a reader crosses it. File uploads
+// (text/csv operations) get the bulk limit.
+func (s *Server) bodyLimitMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		limit := s.cfg.BodyLimit
+		m := c.MustGet(ctxRoute).(*matchedRoute)
+		if rb := m.route.Operation.RequestBody; rb != nil && rb.Value != nil && rb.Value.Content.Get("text/csv") != nil {
+			limit = s.cfg.BulkBodyLimit
+		}
 		if c.Request.ContentLength > limit {
 			renderError(c, apperr.New(apperr.CodePayloadTooLarge, "request body is larger than %d bytes", limit))
 			return

@@ -14,9 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/httpapi/api"
 	"github.com/tongquan/tongquan/internal/httpapi/docs"
+	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/openapi"
 )
 
@@ -35,8 +37,14 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// ServiceRoles are the voucherd roles this process runs: issuer, redemption, audit.
 	ServiceRoles []string
-	// BodyLimit caps request bodies in bytes (default 1 MiB).
-	BodyLimit int64
+	// BodyLimit caps request bodies in bytes (default 1 MiB); BulkBodyLimit
+	// caps uploads of files (operations taking text/csv; default 64 MiB).
+	BodyLimit     int64
+	BulkBodyLimit int64
+
+	// Use cases, per voucherd role.
+	Issuer *issuer.Service
+	Audit  *audit.Service
 }
 
 // Server is the HTTP API.
@@ -56,6 +64,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.BulkBodyLimit <= 0 {
+		cfg.BulkBodyLimit = 64 << 20
 	}
 	contract, err := LoadContract()
 	if err != nil {
@@ -85,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/docs", gin.WrapF(docs.Page))
 	e.GET("/docs/redoc.standalone.js", gin.WrapF(docs.Script))
 
-	contractRoutes := e.Group("", bodyLimitMiddleware(cfg.BodyLimit), s.routeMiddleware(), s.authMiddleware(), s.validateMiddleware())
+	contractRoutes := e.Group("", s.routeMiddleware(), s.bodyLimitMiddleware(), s.authMiddleware(), s.validateMiddleware())
 	strict := api.NewStrictHandlerWithOptions(&handlers{s: s}, nil, api.StrictGinServerOptions{
 		// The validator has already refused bodies that do not parse, so these
 		// fire only if the contract and the generated types disagree.

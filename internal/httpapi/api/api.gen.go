@@ -7,11 +7,122 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gin-gonic/gin/binding"
+	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for BudgetChangeStatus.
+const (
+	BudgetChangeStatusApproved  BudgetChangeStatus = "approved"
+	BudgetChangeStatusRejected  BudgetChangeStatus = "rejected"
+	BudgetChangeStatusSubmitted BudgetChangeStatus = "submitted"
+)
+
+// Valid indicates whether the value is a known member of the BudgetChangeStatus enum.
+func (e BudgetChangeStatus) Valid() bool {
+	switch e {
+	case BudgetChangeStatusApproved:
+		return true
+	case BudgetChangeStatusRejected:
+		return true
+	case BudgetChangeStatusSubmitted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CampaignInputCurrency.
+const (
+	CNY CampaignInputCurrency = "CNY"
+)
+
+// Valid indicates whether the value is a known member of the CampaignInputCurrency enum.
+func (e CampaignInputCurrency) Valid() bool {
+	switch e {
+	case CNY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CampaignKind.
+const (
+	Consumption CampaignKind = "consumption"
+	TradeIn     CampaignKind = "trade_in"
+)
+
+// Valid indicates whether the value is a known member of the CampaignKind enum.
+func (e CampaignKind) Valid() bool {
+	switch e {
+	case Consumption:
+		return true
+	case TradeIn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CampaignStatus.
+const (
+	CampaignStatusActive    CampaignStatus = "active"
+	CampaignStatusApproved  CampaignStatus = "approved"
+	CampaignStatusCancelled CampaignStatus = "cancelled"
+	CampaignStatusDraft     CampaignStatus = "draft"
+	CampaignStatusEnded     CampaignStatus = "ended"
+	CampaignStatusPaused    CampaignStatus = "paused"
+	CampaignStatusSubmitted CampaignStatus = "submitted"
+)
+
+// Valid indicates whether the value is a known member of the CampaignStatus enum.
+func (e CampaignStatus) Valid() bool {
+	switch e {
+	case CampaignStatusActive:
+		return true
+	case CampaignStatusApproved:
+		return true
+	case CampaignStatusCancelled:
+		return true
+	case CampaignStatusDraft:
+		return true
+	case CampaignStatusEnded:
+		return true
+	case CampaignStatusPaused:
+		return true
+	case CampaignStatusSubmitted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EligibilityMerchantChannels.
+const (
+	EligibilityMerchantChannelsOffline EligibilityMerchantChannels = "offline"
+	EligibilityMerchantChannelsOnline  EligibilityMerchantChannels = "online"
+)
+
+// Valid indicates whether the value is a known member of the EligibilityMerchantChannels enum.
+func (e EligibilityMerchantChannels) Valid() bool {
+	switch e {
+	case EligibilityMerchantChannelsOffline:
+		return true
+	case EligibilityMerchantChannelsOnline:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for HealthStatus.
 const (
@@ -22,6 +133,168 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MerchantChannel.
+const (
+	MerchantChannelOffline MerchantChannel = "offline"
+	MerchantChannelOnline  MerchantChannel = "online"
+)
+
+// Valid indicates whether the value is a known member of the MerchantChannel enum.
+func (e MerchantChannel) Valid() bool {
+	switch e {
+	case MerchantChannelOffline:
+		return true
+	case MerchantChannelOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MerchantSanction.
+const (
+	MerchantSanctionBlacklisted MerchantSanction = "blacklisted"
+	MerchantSanctionSuspended   MerchantSanction = "suspended"
+)
+
+// Valid indicates whether the value is a known member of the MerchantSanction enum.
+func (e MerchantSanction) Valid() bool {
+	switch e {
+	case MerchantSanctionBlacklisted:
+		return true
+	case MerchantSanctionSuspended:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MerchantStatus.
+const (
+	MerchantStatusActive   MerchantStatus = "active"
+	MerchantStatusInactive MerchantStatus = "inactive"
+)
+
+// Valid indicates whether the value is a known member of the MerchantStatus enum.
+func (e MerchantStatus) Valid() bool {
+	switch e {
+	case MerchantStatusActive:
+		return true
+	case MerchantStatusInactive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MerchantInputChannel.
+const (
+	MerchantInputChannelOffline MerchantInputChannel = "offline"
+	MerchantInputChannelOnline  MerchantInputChannel = "online"
+)
+
+// Valid indicates whether the value is a known member of the MerchantInputChannel enum.
+func (e MerchantInputChannel) Valid() bool {
+	switch e {
+	case MerchantInputChannelOffline:
+		return true
+	case MerchantInputChannelOnline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MerchantInputStatus.
+const (
+	MerchantInputStatusActive   MerchantInputStatus = "active"
+	MerchantInputStatusInactive MerchantInputStatus = "inactive"
+)
+
+// Valid indicates whether the value is a known member of the MerchantInputStatus enum.
+func (e MerchantInputStatus) Valid() bool {
+	switch e {
+	case MerchantInputStatusActive:
+		return true
+	case MerchantInputStatusInactive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentChannel.
+const (
+	Alipay    PaymentChannel = "alipay"
+	BankCard  PaymentChannel = "bank_card"
+	Ecny      PaymentChannel = "ecny"
+	JdPay     PaymentChannel = "jd_pay"
+	Other     PaymentChannel = "other"
+	Unionpay  PaymentChannel = "unionpay"
+	WechatPay PaymentChannel = "wechat_pay"
+)
+
+// Valid indicates whether the value is a known member of the PaymentChannel enum.
+func (e PaymentChannel) Valid() bool {
+	switch e {
+	case Alipay:
+		return true
+	case BankCard:
+		return true
+	case Ecny:
+		return true
+	case JdPay:
+		return true
+	case Other:
+		return true
+	case Unionpay:
+		return true
+	case WechatPay:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlatformKeyAlgorithm.
+const (
+	ES256 PlatformKeyAlgorithm = "ES256"
+	EdDSA PlatformKeyAlgorithm = "EdDSA"
+	RS256 PlatformKeyAlgorithm = "RS256"
+)
+
+// Valid indicates whether the value is a known member of the PlatformKeyAlgorithm enum.
+func (e PlatformKeyAlgorithm) Valid() bool {
+	switch e {
+	case ES256:
+		return true
+	case EdDSA:
+		return true
+	case RS256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlatformStatus.
+const (
+	PlatformStatusActive    PlatformStatus = "active"
+	PlatformStatusSuspended PlatformStatus = "suspended"
+)
+
+// Valid indicates whether the value is a known member of the PlatformStatus enum.
+func (e PlatformStatus) Valid() bool {
+	switch e {
+	case PlatformStatusActive:
+		return true
+	case PlatformStatusSuspended:
 		return true
 	default:
 		return false
@@ -70,6 +343,220 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for SanctionSanction.
+const (
+	SanctionSanctionBlacklisted SanctionSanction = "blacklisted"
+	SanctionSanctionNone        SanctionSanction = "none"
+	SanctionSanctionSuspended   SanctionSanction = "suspended"
+)
+
+// Valid indicates whether the value is a known member of the SanctionSanction enum.
+func (e SanctionSanction) Valid() bool {
+	switch e {
+	case SanctionSanctionBlacklisted:
+		return true
+	case SanctionSanctionNone:
+		return true
+	case SanctionSanctionSuspended:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SanctionInputSanction.
+const (
+	SanctionInputSanctionBlacklisted SanctionInputSanction = "blacklisted"
+	SanctionInputSanctionNone        SanctionInputSanction = "none"
+	SanctionInputSanctionSuspended   SanctionInputSanction = "suspended"
+)
+
+// Valid indicates whether the value is a known member of the SanctionInputSanction enum.
+func (e SanctionInputSanction) Valid() bool {
+	switch e {
+	case SanctionInputSanctionBlacklisted:
+		return true
+	case SanctionInputSanctionNone:
+		return true
+	case SanctionInputSanctionSuspended:
+		return true
+	default:
+		return false
+	}
+}
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	Action    string `json:"action"`
+	Actor     string `json:"actor"`
+	ActorRole string `json:"actor_role"`
+
+	// After The entity after the change.
+	After interface{} `json:"after,omitempty"`
+	At    time.Time   `json:"at"`
+
+	// Before The entity before the change (absent on creation).
+	Before     interface{}        `json:"before,omitempty"`
+	EntityId   string             `json:"entity_id"`
+	EntityType string             `json:"entity_type"`
+	Id         openapi_types.UUID `json:"id"`
+	RequestId  *string            `json:"request_id,omitempty"`
+}
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Items []AuditEvent `json:"items"`
+}
+
+// Budget defines model for Budget.
+type Budget struct {
+	AllocatedFen int64              `json:"allocated_fen"`
+	AvailableFen int64              `json:"available_fen"`
+	CampaignId   openapi_types.UUID `json:"campaign_id"`
+	CommittedFen int64              `json:"committed_fen"`
+	Currency     string             `json:"currency"`
+	FundedFen    int64              `json:"funded_fen"`
+	HeldFen      int64              `json:"held_fen"`
+	PayableFen   int64              `json:"payable_fen"`
+
+	// PendingChangeFen Sum of budget changes awaiting approval.
+	PendingChangeFen int64 `json:"pending_change_fen"`
+	SettledFen       int64 `json:"settled_fen"`
+}
+
+// BudgetChange defines model for BudgetChange.
+type BudgetChange struct {
+	CampaignId  openapi_types.UUID `json:"campaign_id"`
+	DecidedAt   *time.Time         `json:"decided_at,omitempty"`
+	DecidedBy   *string            `json:"decided_by,omitempty"`
+	DeltaFen    int64              `json:"delta_fen"`
+	Id          openapi_types.UUID `json:"id"`
+	Reason      string             `json:"reason"`
+	RequestedAt time.Time          `json:"requested_at"`
+	RequestedBy string             `json:"requested_by"`
+	Status      BudgetChangeStatus `json:"status"`
+}
+
+// BudgetChangeStatus defines model for BudgetChange.Status.
+type BudgetChangeStatus string
+
+// BudgetChangeInput defines model for BudgetChangeInput.
+type BudgetChangeInput struct {
+	// DeltaFen Positive to increase, negative to decrease the budget.
+	DeltaFen int64  `json:"delta_fen"`
+	Reason   string `json:"reason"`
+}
+
+// BudgetChangeList defines model for BudgetChangeList.
+type BudgetChangeList struct {
+	Items []BudgetChange `json:"items"`
+}
+
+// Campaign defines model for Campaign.
+type Campaign struct {
+	ApprovedBy  *string            `json:"approved_by,omitempty"`
+	Authority   string             `json:"authority"`
+	BudgetFen   int64              `json:"budget_fen"`
+	CreatedAt   time.Time          `json:"created_at"`
+	CreatedBy   string             `json:"created_by"`
+	Currency    string             `json:"currency"`
+	EndsAt      time.Time          `json:"ends_at"`
+	HoldMinutes int                `json:"hold_minutes"`
+	Id          openapi_types.UUID `json:"id"`
+	Kind        CampaignKind       `json:"kind"`
+	Name        string             `json:"name"`
+	Rules       Rules              `json:"rules"`
+	StartsAt    time.Time          `json:"starts_at"`
+	Status      CampaignStatus     `json:"status"`
+	SubmittedBy *string            `json:"submitted_by,omitempty"`
+	TimeZone    string             `json:"time_zone"`
+	UpdatedAt   time.Time          `json:"updated_at"`
+	Version     int                `json:"version"`
+}
+
+// CampaignInput defines model for CampaignInput.
+type CampaignInput struct {
+	Authority   string                 `json:"authority"`
+	BudgetFen   int64                  `json:"budget_fen"`
+	Currency    *CampaignInputCurrency `json:"currency,omitempty"`
+	EndsAt      time.Time              `json:"ends_at"`
+	HoldMinutes *int                   `json:"hold_minutes,omitempty"`
+	Kind        CampaignKind           `json:"kind"`
+	Name        string                 `json:"name"`
+	Rules       Rules                  `json:"rules"`
+	StartsAt    time.Time              `json:"starts_at"`
+	TimeZone    *string                `json:"time_zone,omitempty"`
+}
+
+// CampaignInputCurrency defines model for CampaignInput.Currency.
+type CampaignInputCurrency string
+
+// CampaignKind defines model for CampaignKind.
+type CampaignKind string
+
+// CampaignList defines model for CampaignList.
+type CampaignList struct {
+	Items      []Campaign `json:"items"`
+	NextCursor *string    `json:"next_cursor,omitempty"`
+}
+
+// CampaignPatch defines model for CampaignPatch.
+type CampaignPatch struct {
+	Authority   *string    `json:"authority,omitempty"`
+	BudgetFen   *int64     `json:"budget_fen,omitempty"`
+	EndsAt      *time.Time `json:"ends_at,omitempty"`
+	HoldMinutes *int       `json:"hold_minutes,omitempty"`
+	Name        *string    `json:"name,omitempty"`
+	Rules       *Rules     `json:"rules,omitempty"`
+	StartsAt    *time.Time `json:"starts_at,omitempty"`
+	TimeZone    *string    `json:"time_zone,omitempty"`
+
+	// Version The version you read; a stale one is refused with 409.
+	Version int `json:"version"`
+}
+
+// CampaignStatus defines model for CampaignStatus.
+type CampaignStatus string
+
+// Category defines model for Category.
+type Category struct {
+	// CapFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	CapFen Fen `json:"cap_fen"`
+
+	// Code Example: air_conditioner
+	Code string `json:"code"`
+
+	// GradeRateBp Rate by energy-efficiency grade ("1".."5"), overriding rate_bp.
+	GradeRateBp *map[string]int `json:"grade_rate_bp,omitempty"`
+
+	// MaxPriceFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	MaxPriceFen    *Fen    `json:"max_price_fen,omitempty"`
+	Name           *string `json:"name,omitempty"`
+	PerHolderLimit *int    `json:"per_holder_limit,omitempty"`
+
+	// RateBp Subsidy rate in basis points (1500 = 15%).
+	RateBp                 int   `json:"rate_bp"`
+	RecyclingProofRequired *bool `json:"recycling_proof_required,omitempty"`
+	ValidityDays           int   `json:"validity_days"`
+}
+
+// Eligibility defines model for Eligibility.
+type Eligibility struct {
+	HolderRegionPrefixes       *[]RegionPrefix                `json:"holder_region_prefixes,omitempty"`
+	HourWindows                *[]HourWindow                  `json:"hour_windows,omitempty"`
+	MaxVouchersPerOrder        *int                           `json:"max_vouchers_per_order,omitempty"`
+	MerchantCategoriesExcluded *[]string                      `json:"merchant_categories_excluded,omitempty"`
+	MerchantCategoriesIncluded *[]string                      `json:"merchant_categories_included,omitempty"`
+	MerchantChannels           *[]EligibilityMerchantChannels `json:"merchant_channels,omitempty"`
+	MerchantRegionPrefixes     *[]RegionPrefix                `json:"merchant_region_prefixes,omitempty"`
+	PaymentChannels            *[]PaymentChannel              `json:"payment_channels,omitempty"`
+	Platforms                  *[]string                      `json:"platforms,omitempty"`
+	Weekdays                   *[]int                         `json:"weekdays,omitempty"`
+}
+
+// EligibilityMerchantChannels defines model for Eligibility.MerchantChannels.
+type EligibilityMerchantChannels string
+
 // Error defines model for Error.
 type Error struct {
 	// Code Example: VALIDATION_FAILED
@@ -85,6 +572,9 @@ type Error_Details struct {
 	Fields               *[]FieldError          `json:"fields,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
+
+// Fen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+type Fen = int64
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -104,6 +594,132 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// HourWindow defines model for HourWindow.
+type HourWindow struct {
+	// From Example: 10:00
+	From string `json:"from"`
+
+	// To Example: 22:00
+	To string `json:"to"`
+}
+
+// Merchant defines model for Merchant.
+type Merchant struct {
+	Category   string          `json:"category"`
+	Channel    MerchantChannel `json:"channel"`
+	CreatedAt  time.Time       `json:"created_at"`
+	MerchantId string          `json:"merchant_id"`
+	Name       string          `json:"name"`
+	PlatformId string          `json:"platform_id"`
+	Region     string          `json:"region"`
+
+	// Sanction Set by administrators on the merchant's legal entity; refused everywhere while present.
+	Sanction  *MerchantSanction `json:"sanction,omitempty"`
+	Status    MerchantStatus    `json:"status"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Uscc      string            `json:"uscc"`
+}
+
+// MerchantChannel defines model for Merchant.Channel.
+type MerchantChannel string
+
+// MerchantSanction Set by administrators on the merchant's legal entity; refused everywhere while present.
+type MerchantSanction string
+
+// MerchantStatus defines model for Merchant.Status.
+type MerchantStatus string
+
+// MerchantImportReport defines model for MerchantImportReport.
+type MerchantImportReport struct {
+	Errors   []RowError `json:"errors"`
+	Imported int        `json:"imported"`
+	Rejected int        `json:"rejected"`
+	Rows     int        `json:"rows"`
+}
+
+// MerchantInput defines model for MerchantInput.
+type MerchantInput struct {
+	// Category Example: appliances
+	Category string               `json:"category"`
+	Channel  MerchantInputChannel `json:"channel"`
+	Name     string               `json:"name"`
+
+	// Region Administrative division code of the merchant's location.
+	//
+	// Example: 310104
+	Region string               `json:"region"`
+	Status *MerchantInputStatus `json:"status,omitempty"`
+
+	// Uscc Unified social credit code (GB 32100-2015), check character verified.
+	//
+	// Example: 91350100M000100Y43
+	Uscc string `json:"uscc"`
+}
+
+// MerchantInputChannel defines model for MerchantInput.Channel.
+type MerchantInputChannel string
+
+// MerchantInputStatus defines model for MerchantInput.Status.
+type MerchantInputStatus string
+
+// PaymentChannel defines model for PaymentChannel.
+type PaymentChannel string
+
+// Platform defines model for Platform.
+type Platform struct {
+	CreatedAt time.Time      `json:"created_at"`
+	Id        string         `json:"id"`
+	Keys      []PlatformKey  `json:"keys"`
+	Name      string         `json:"name"`
+	Status    PlatformStatus `json:"status"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+// PlatformCreate defines model for PlatformCreate.
+type PlatformCreate struct {
+	// Id Example: jd
+	Id   string             `json:"id"`
+	Keys []PlatformKeyInput `json:"keys"`
+
+	// Name Example: JD.com
+	Name string `json:"name"`
+}
+
+// PlatformKey defines model for PlatformKey.
+type PlatformKey struct {
+	Algorithm    PlatformKeyAlgorithm `json:"algorithm"`
+	CreatedAt    time.Time            `json:"created_at"`
+	KeyId        string               `json:"key_id"`
+	PublicKeyPem string               `json:"public_key_pem"`
+	RevokedAt    *time.Time           `json:"revoked_at,omitempty"`
+}
+
+// PlatformKeyAlgorithm defines model for PlatformKey.Algorithm.
+type PlatformKeyAlgorithm string
+
+// PlatformKeyInput defines model for PlatformKeyInput.
+type PlatformKeyInput struct {
+	// KeyId Example: 2026-11
+	KeyId string `json:"key_id"`
+
+	// PublicKeyPem A PKIX "PUBLIC KEY" PEM block holding an Ed25519, ECDSA P-256 or RSA (≥ 2048-bit) key.
+	PublicKeyPem string `json:"public_key_pem"`
+}
+
+// PlatformList defines model for PlatformList.
+type PlatformList struct {
+	Items []Platform `json:"items"`
+}
+
+// PlatformStatus defines model for PlatformStatus.
+type PlatformStatus string
+
+// PlatformUpdate defines model for PlatformUpdate.
+type PlatformUpdate struct {
+	Name   *string         `json:"name,omitempty"`
+	Status *PlatformStatus `json:"status,omitempty"`
+}
+
 // Principal defines model for Principal.
 type Principal struct {
 	Kind       PrincipalKind `json:"kind"`
@@ -115,8 +731,123 @@ type Principal struct {
 // PrincipalKind defines model for Principal.Kind.
 type PrincipalKind string
 
+// RegionPrefix defines model for RegionPrefix.
+type RegionPrefix = string
+
 // Role defines model for Role.
 type Role string
+
+// RowError defines model for RowError.
+type RowError struct {
+	Fields     []FieldError `json:"fields"`
+	MerchantId *string      `json:"merchant_id,omitempty"`
+
+	// Row 1-based data row (the header is row 0).
+	Row int `json:"row"`
+}
+
+// Rules defines model for Rules.
+type Rules struct {
+	Categories  *[]Category  `json:"categories,omitempty"`
+	Eligibility *Eligibility `json:"eligibility,omitempty"`
+	Tiers       *[]Tier      `json:"tiers,omitempty"`
+}
+
+// Sanction defines model for Sanction.
+type Sanction struct {
+	DecidedAt *time.Time       `json:"decided_at,omitempty"`
+	DecidedBy *string          `json:"decided_by,omitempty"`
+	Reason    *string          `json:"reason,omitempty"`
+	Sanction  SanctionSanction `json:"sanction"`
+	Uscc      string           `json:"uscc"`
+}
+
+// SanctionSanction defines model for Sanction.Sanction.
+type SanctionSanction string
+
+// SanctionInput defines model for SanctionInput.
+type SanctionInput struct {
+	Reason   *string               `json:"reason,omitempty"`
+	Sanction SanctionInputSanction `json:"sanction"`
+}
+
+// SanctionInputSanction defines model for SanctionInput.Sanction.
+type SanctionInputSanction string
+
+// SanctionList defines model for SanctionList.
+type SanctionList struct {
+	Items []Sanction `json:"items"`
+}
+
+// Tier defines model for Tier.
+type Tier struct {
+	// DiscountFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	DiscountFen Fen `json:"discount_fen"`
+
+	// Id Example: 200-50
+	Id string `json:"id"`
+
+	// MinSpendFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	MinSpendFen      Fen        `json:"min_spend_fen"`
+	Name             *string    `json:"name,omitempty"`
+	PerCampaignLimit *int       `json:"per_campaign_limit,omitempty"`
+	PerRoundLimit    *int       `json:"per_round_limit,omitempty"`
+	ValidUntil       *time.Time `json:"valid_until,omitempty"`
+	ValidityDays     *int       `json:"validity_days,omitempty"`
+}
+
+// TransitionInput defines model for TransitionInput.
+type TransitionInput struct {
+	// Reason Why (required to reject).
+	Reason *string `json:"reason,omitempty"`
+}
+
+// VerifyFault defines model for VerifyFault.
+type VerifyFault struct {
+	BlockNo    *int64  `json:"block_no,omitempty"`
+	CampaignId *string `json:"campaign_id,omitempty"`
+	EventId    *string `json:"event_id,omitempty"`
+
+	// Kind modified, deleted, inserted, chain_broken, block_modified, ledger
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// VerifyReport defines model for VerifyReport.
+type VerifyReport struct {
+	AuditBlocks int          `json:"audit_blocks"`
+	AuditEvents int          `json:"audit_events"`
+	FirstFault  *VerifyFault `json:"first_fault,omitempty"`
+
+	// HeadHash Hex hash of the newest verified block; keep it outside the database to anchor the chain.
+	HeadHash     *string       `json:"head_hash,omitempty"`
+	LedgerFaults []VerifyFault `json:"ledger_faults"`
+	Ok           bool          `json:"ok"`
+
+	// UnsealedEvents Events written but not yet sealed into a block (sealed within seconds).
+	UnsealedEvents int `json:"unsealed_events"`
+}
+
+// CampaignID defines model for CampaignID.
+type CampaignID = openapi_types.UUID
+
+// Cursor defines model for Cursor.
+type Cursor = string
+
+// Limit defines model for Limit.
+type Limit = int
+
+// MerchantID defines model for MerchantID.
+type MerchantID = string
+
+// PlatformID defines model for PlatformID.
+type PlatformID = string
+
+// BadRequest defines model for BadRequest.
+type BadRequest = Error
+
+// Conflict defines model for Conflict.
+type Conflict = Error
 
 // Default defines model for Default.
 type Default = Error
@@ -127,11 +858,61 @@ type Forbidden = Error
 // Internal defines model for Internal.
 type Internal = Error
 
+// NotFound defines model for NotFound.
+type NotFound = Error
+
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = Error
 
 // Unavailable defines model for Unavailable.
 type Unavailable = Error
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	EntityType string `form:"entity_type" json:"entity_type"`
+	EntityId   string `form:"entity_id" json:"entity_id"`
+
+	// After Return events after this event id (the previous page's last).
+	After *openapi_types.UUID `form:"after,omitempty" json:"after,omitempty"`
+	Limit *Limit              `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListCampaignsParams defines parameters for ListCampaigns.
+type ListCampaignsParams struct {
+	Status *CampaignStatus `form:"status,omitempty" json:"status,omitempty"`
+	Kind   *CampaignKind   `form:"kind,omitempty" json:"kind,omitempty"`
+	Limit  *Limit          `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's next_cursor.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateCampaignJSONRequestBody defines body for CreateCampaign for application/json ContentType.
+type CreateCampaignJSONRequestBody = CampaignInput
+
+// UpdateCampaignJSONRequestBody defines body for UpdateCampaign for application/json ContentType.
+type UpdateCampaignJSONRequestBody = CampaignPatch
+
+// RequestBudgetChangeJSONRequestBody defines body for RequestBudgetChange for application/json ContentType.
+type RequestBudgetChangeJSONRequestBody = BudgetChangeInput
+
+// TransitionCampaignJSONRequestBody defines body for TransitionCampaign for application/json ContentType.
+type TransitionCampaignJSONRequestBody = TransitionInput
+
+// SetSanctionJSONRequestBody defines body for SetSanction for application/json ContentType.
+type SetSanctionJSONRequestBody = SanctionInput
+
+// UpsertMerchantJSONRequestBody defines body for UpsertMerchant for application/json ContentType.
+type UpsertMerchantJSONRequestBody = MerchantInput
+
+// CreatePlatformJSONRequestBody defines body for CreatePlatform for application/json ContentType.
+type CreatePlatformJSONRequestBody = PlatformCreate
+
+// UpdatePlatformJSONRequestBody defines body for UpdatePlatform for application/json ContentType.
+type UpdatePlatformJSONRequestBody = PlatformUpdate
+
+// AddPlatformKeyJSONRequestBody defines body for AddPlatformKey for application/json ContentType.
+type AddPlatformKeyJSONRequestBody = PlatformKeyInput
 
 // Getter for additional properties for Error_Details. Returns the specified
 // element and whether it was found
@@ -209,9 +990,75 @@ type ServerInterface interface {
 	// GetReadyz Readiness: the database is reachable and fully migrated.
 	// (GET /readyz)
 	GetReadyz(c *gin.Context)
+	// ListAuditEvents The audit events of one entity, oldest first.
+	// (GET /v1/audit/events)
+	ListAuditEvents(c *gin.Context, params ListAuditEventsParams)
+	// VerifyAudit Check the audit chain and that every ledger balance equals its entries; names the first fault.
+	// (GET /v1/audit/verify)
+	VerifyAudit(c *gin.Context)
+	// DecideBudgetChange Approve (books it in the ledger) or reject a budget change; not by its requester.
+	// (POST /v1/budget-changes/{change_id}/{decision})
+	DecideBudgetChange(c *gin.Context, changeId openapi_types.UUID, decision string)
+	// ListCampaigns List campaigns, newest first. Platforms see live campaigns open to them.
+	// (GET /v1/campaigns)
+	ListCampaigns(c *gin.Context, params ListCampaignsParams)
+	// CreateCampaign Create a campaign in draft.
+	// (POST /v1/campaigns)
+	CreateCampaign(c *gin.Context)
+	// GetCampaign One campaign.
+	// (GET /v1/campaigns/{campaign_id})
+	GetCampaign(c *gin.Context, campaignId CampaignID)
+	// UpdateCampaign Edit a draft. Fields given replace the stored ones; `version` must match.
+	// (PATCH /v1/campaigns/{campaign_id})
+	UpdateCampaign(c *gin.Context, campaignId CampaignID)
+	// GetBudget The campaign's budget breakdown from the ledger.
+	// (GET /v1/campaigns/{campaign_id}/budget)
+	GetBudget(c *gin.Context, campaignId CampaignID)
+	// ListBudgetChanges The campaign's budget changes, newest first.
+	// (GET /v1/campaigns/{campaign_id}/budget-changes)
+	ListBudgetChanges(c *gin.Context, campaignId CampaignID)
+	// RequestBudgetChange Ask to increase or decrease an approved campaign's budget (needs another person's approval).
+	// (POST /v1/campaigns/{campaign_id}/budget-changes)
+	RequestBudgetChange(c *gin.Context, campaignId CampaignID)
+	// TransitionCampaign Move a campaign through its lifecycle.
+	// (POST /v1/campaigns/{campaign_id}/{action})
+	TransitionCampaign(c *gin.Context, campaignId CampaignID, action string)
 	// GetMe Who the presented token says the caller is.
 	// (GET /v1/me)
 	GetMe(c *gin.Context)
+	// ListSanctions Merchants suspended or blacklisted by administrators.
+	// (GET /v1/merchant-sanctions)
+	ListSanctions(c *gin.Context)
+	// SetSanction Suspend or blacklist a merchant on every platform (or lift it with `none`).
+	// (PUT /v1/merchant-sanctions/{uscc})
+	SetSanction(c *gin.Context, uscc string)
+	// ImportMerchants Bulk upsert of the calling platform's merchants from CSV.
+	// (POST /v1/merchants/import)
+	ImportMerchants(c *gin.Context)
+	// GetMerchant One of the calling platform's merchants.
+	// (GET /v1/merchants/{merchant_id})
+	GetMerchant(c *gin.Context, merchantId MerchantID)
+	// UpsertMerchant Create or update one of the calling platform's merchants.
+	// (PUT /v1/merchants/{merchant_id})
+	UpsertMerchant(c *gin.Context, merchantId MerchantID)
+	// ListPlatforms List registered platforms.
+	// (GET /v1/platforms)
+	ListPlatforms(c *gin.Context)
+	// CreatePlatform Register a platform with one or more public keys.
+	// (POST /v1/platforms)
+	CreatePlatform(c *gin.Context)
+	// GetPlatform One platform with its keys.
+	// (GET /v1/platforms/{platform_id})
+	GetPlatform(c *gin.Context, platformId PlatformID)
+	// UpdatePlatform Rename, suspend or reactivate a platform. A suspended platform is refused everywhere.
+	// (PATCH /v1/platforms/{platform_id})
+	UpdatePlatform(c *gin.Context, platformId PlatformID)
+	// AddPlatformKey Add a public key (key rotation; the old key stays valid until revoked).
+	// (POST /v1/platforms/{platform_id}/keys)
+	AddPlatformKey(c *gin.Context, platformId PlatformID)
+	// RevokePlatformKey Revoke a key; tokens signed with it are refused from then on.
+	// (POST /v1/platforms/{platform_id}/keys/{key_id}/revoke)
+	RevokePlatformKey(c *gin.Context, platformId PlatformID, keyId string)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -249,6 +1096,327 @@ func (siw *ServerInterfaceWrapper) GetReadyz(c *gin.Context) {
 	siw.Handler.GetReadyz(c)
 }
 
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Required query parameter "entity_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "entity_type", c.Request.URL.Query(), &params.EntityType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter entity_type: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Required query parameter "entity_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "entity_id", c.Request.URL.Query(), &params.EntityId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter entity_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", c.Request.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter after: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListAuditEvents(c, params)
+}
+
+// VerifyAudit operation middleware
+func (siw *ServerInterfaceWrapper) VerifyAudit(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.VerifyAudit(c)
+}
+
+// DecideBudgetChange operation middleware
+func (siw *ServerInterfaceWrapper) DecideBudgetChange(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "change_id" -------------
+	var changeId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "change_id", c.Param("change_id"), &changeId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter change_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "decision" -------------
+	var decision string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "decision", c.Param("decision"), &decision, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter decision: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DecideBudgetChange(c, changeId, decision)
+}
+
+// ListCampaigns operation middleware
+func (siw *ServerInterfaceWrapper) ListCampaigns(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCampaignsParams
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", c.Request.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter kind: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListCampaigns(c, params)
+}
+
+// CreateCampaign operation middleware
+func (siw *ServerInterfaceWrapper) CreateCampaign(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateCampaign(c)
+}
+
+// GetCampaign operation middleware
+func (siw *ServerInterfaceWrapper) GetCampaign(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetCampaign(c, campaignId)
+}
+
+// UpdateCampaign operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCampaign(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateCampaign(c, campaignId)
+}
+
+// GetBudget operation middleware
+func (siw *ServerInterfaceWrapper) GetBudget(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetBudget(c, campaignId)
+}
+
+// ListBudgetChanges operation middleware
+func (siw *ServerInterfaceWrapper) ListBudgetChanges(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListBudgetChanges(c, campaignId)
+}
+
+// RequestBudgetChange operation middleware
+func (siw *ServerInterfaceWrapper) RequestBudgetChange(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RequestBudgetChange(c, campaignId)
+}
+
+// TransitionCampaign operation middleware
+func (siw *ServerInterfaceWrapper) TransitionCampaign(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "action" -------------
+	var action string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "action", c.Param("action"), &action, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter action: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.TransitionCampaign(c, campaignId, action)
+}
+
 // GetMe operation middleware
 func (siw *ServerInterfaceWrapper) GetMe(c *gin.Context) {
 
@@ -260,6 +1428,242 @@ func (siw *ServerInterfaceWrapper) GetMe(c *gin.Context) {
 	}
 
 	siw.Handler.GetMe(c)
+}
+
+// ListSanctions operation middleware
+func (siw *ServerInterfaceWrapper) ListSanctions(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListSanctions(c)
+}
+
+// SetSanction operation middleware
+func (siw *ServerInterfaceWrapper) SetSanction(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "uscc" -------------
+	var uscc string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uscc", c.Param("uscc"), &uscc, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter uscc: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.SetSanction(c, uscc)
+}
+
+// ImportMerchants operation middleware
+func (siw *ServerInterfaceWrapper) ImportMerchants(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ImportMerchants(c)
+}
+
+// GetMerchant operation middleware
+func (siw *ServerInterfaceWrapper) GetMerchant(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "merchant_id" -------------
+	var merchantId MerchantID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "merchant_id", c.Param("merchant_id"), &merchantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetMerchant(c, merchantId)
+}
+
+// UpsertMerchant operation middleware
+func (siw *ServerInterfaceWrapper) UpsertMerchant(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "merchant_id" -------------
+	var merchantId MerchantID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "merchant_id", c.Param("merchant_id"), &merchantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpsertMerchant(c, merchantId)
+}
+
+// ListPlatforms operation middleware
+func (siw *ServerInterfaceWrapper) ListPlatforms(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListPlatforms(c)
+}
+
+// CreatePlatform operation middleware
+func (siw *ServerInterfaceWrapper) CreatePlatform(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreatePlatform(c)
+}
+
+// GetPlatform operation middleware
+func (siw *ServerInterfaceWrapper) GetPlatform(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "platform_id" -------------
+	var platformId PlatformID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "platform_id", c.Param("platform_id"), &platformId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetPlatform(c, platformId)
+}
+
+// UpdatePlatform operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePlatform(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "platform_id" -------------
+	var platformId PlatformID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "platform_id", c.Param("platform_id"), &platformId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdatePlatform(c, platformId)
+}
+
+// AddPlatformKey operation middleware
+func (siw *ServerInterfaceWrapper) AddPlatformKey(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "platform_id" -------------
+	var platformId PlatformID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "platform_id", c.Param("platform_id"), &platformId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.AddPlatformKey(c, platformId)
+}
+
+// RevokePlatformKey operation middleware
+func (siw *ServerInterfaceWrapper) RevokePlatformKey(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "platform_id" -------------
+	var platformId PlatformID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "platform_id", c.Param("platform_id"), &platformId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Path parameter "key_id" -------------
+	var keyId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "key_id", c.Param("key_id"), &keyId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter key_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RevokePlatformKey(c, platformId, keyId)
 }
 
 // GinServerOptions provides options for the Gin server.
@@ -292,13 +1696,41 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealthz)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadyz)
 	router.GET(options.BaseURL+"/v1/me", wrapper.GetMe)
+	router.GET(options.BaseURL+"/v1/platforms", wrapper.ListPlatforms)
+	router.POST(options.BaseURL+"/v1/platforms", wrapper.CreatePlatform)
+	router.GET(options.BaseURL+"/v1/platforms/:platform_id", wrapper.GetPlatform)
+	router.PATCH(options.BaseURL+"/v1/platforms/:platform_id", wrapper.UpdatePlatform)
+	router.POST(options.BaseURL+"/v1/platforms/:platform_id/keys", wrapper.AddPlatformKey)
+	router.POST(options.BaseURL+"/v1/platforms/:platform_id/keys/:key_id/revoke", wrapper.RevokePlatformKey)
+	router.GET(options.BaseURL+"/v1/merchants/:merchant_id", wrapper.GetMerchant)
+	router.PUT(options.BaseURL+"/v1/merchants/:merchant_id", wrapper.UpsertMerchant)
+	router.POST(options.BaseURL+"/v1/merchants/import", wrapper.ImportMerchants)
+	router.GET(options.BaseURL+"/v1/merchant-sanctions", wrapper.ListSanctions)
+	router.PUT(options.BaseURL+"/v1/merchant-sanctions/:uscc", wrapper.SetSanction)
+	router.GET(options.BaseURL+"/v1/campaigns", wrapper.ListCampaigns)
+	router.POST(options.BaseURL+"/v1/campaigns", wrapper.CreateCampaign)
+	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id", wrapper.GetCampaign)
+	router.PATCH(options.BaseURL+"/v1/campaigns/:campaign_id", wrapper.UpdateCampaign)
+	router.POST(options.BaseURL+"/v1/campaigns/:campaign_id/:action", wrapper.TransitionCampaign)
+	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id/budget", wrapper.GetBudget)
+	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id/budget-changes", wrapper.ListBudgetChanges)
+	router.POST(options.BaseURL+"/v1/campaigns/:campaign_id/budget-changes", wrapper.RequestBudgetChange)
+	router.POST(options.BaseURL+"/v1/budget-changes/:change_id/:decision", wrapper.DecideBudgetChange)
+	router.GET(options.BaseURL+"/v1/audit/events", wrapper.ListAuditEvents)
+	router.GET(options.BaseURL+"/v1/audit/verify", wrapper.VerifyAudit)
 }
+
+type BadRequestJSONResponse Error
+
+type ConflictJSONResponse Error
 
 type DefaultJSONResponse Error
 
 type ForbiddenJSONResponse Error
 
 type InternalJSONResponse Error
+
+type NotFoundJSONResponse Error
 
 type UnauthorizedJSONResponse Error
 
@@ -394,6 +1826,1041 @@ func (response GetReadyzdefaultJSONResponse) VisitGetReadyzResponse(w http.Respo
 	return err
 }
 
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListAuditEvents400JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListAuditEvents401JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListAuditEvents403JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListAuditEventsdefaultJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAuditRequestObject struct {
+}
+
+type VerifyAuditResponseObject interface {
+	VisitVerifyAuditResponse(w http.ResponseWriter) error
+}
+
+type VerifyAudit200JSONResponse VerifyReport
+
+func (response VerifyAudit200JSONResponse) VisitVerifyAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAudit401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response VerifyAudit401JSONResponse) VisitVerifyAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAudit403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response VerifyAudit403JSONResponse) VisitVerifyAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type VerifyAuditdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response VerifyAuditdefaultJSONResponse) VisitVerifyAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChangeRequestObject struct {
+	ChangeId openapi_types.UUID `json:"change_id"`
+	Decision string             `json:"decision"`
+}
+
+type DecideBudgetChangeResponseObject interface {
+	VisitDecideBudgetChangeResponse(w http.ResponseWriter) error
+}
+
+type DecideBudgetChange200JSONResponse BudgetChange
+
+func (response DecideBudgetChange200JSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChange400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response DecideBudgetChange400JSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChange401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DecideBudgetChange401JSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChange403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response DecideBudgetChange403JSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChange404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response DecideBudgetChange404JSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChange409JSONResponse struct{ ConflictJSONResponse }
+
+func (response DecideBudgetChange409JSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DecideBudgetChangedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response DecideBudgetChangedefaultJSONResponse) VisitDecideBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCampaignsRequestObject struct {
+	Params ListCampaignsParams
+}
+
+type ListCampaignsResponseObject interface {
+	VisitListCampaignsResponse(w http.ResponseWriter) error
+}
+
+type ListCampaigns200JSONResponse CampaignList
+
+func (response ListCampaigns200JSONResponse) VisitListCampaignsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCampaigns400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListCampaigns400JSONResponse) VisitListCampaignsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCampaigns401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListCampaigns401JSONResponse) VisitListCampaignsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCampaigns403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListCampaigns403JSONResponse) VisitListCampaignsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCampaignsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListCampaignsdefaultJSONResponse) VisitListCampaignsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCampaignRequestObject struct {
+	Body *CreateCampaignJSONRequestBody
+}
+
+type CreateCampaignResponseObject interface {
+	VisitCreateCampaignResponse(w http.ResponseWriter) error
+}
+
+type CreateCampaign201JSONResponse Campaign
+
+func (response CreateCampaign201JSONResponse) VisitCreateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCampaign400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateCampaign400JSONResponse) VisitCreateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCampaign401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateCampaign401JSONResponse) VisitCreateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCampaign403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreateCampaign403JSONResponse) VisitCreateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCampaigndefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateCampaigndefaultJSONResponse) VisitCreateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCampaignRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+}
+
+type GetCampaignResponseObject interface {
+	VisitGetCampaignResponse(w http.ResponseWriter) error
+}
+
+type GetCampaign200JSONResponse Campaign
+
+func (response GetCampaign200JSONResponse) VisitGetCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCampaign400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetCampaign400JSONResponse) VisitGetCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCampaign401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetCampaign401JSONResponse) VisitGetCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCampaign403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetCampaign403JSONResponse) VisitGetCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCampaign404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetCampaign404JSONResponse) VisitGetCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCampaigndefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetCampaigndefaultJSONResponse) VisitGetCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaignRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Body       *UpdateCampaignJSONRequestBody
+}
+
+type UpdateCampaignResponseObject interface {
+	VisitUpdateCampaignResponse(w http.ResponseWriter) error
+}
+
+type UpdateCampaign200JSONResponse Campaign
+
+func (response UpdateCampaign200JSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaign400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdateCampaign400JSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaign401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateCampaign401JSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaign403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdateCampaign403JSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaign404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdateCampaign404JSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaign409JSONResponse struct{ ConflictJSONResponse }
+
+func (response UpdateCampaign409JSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCampaigndefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdateCampaigndefaultJSONResponse) VisitUpdateCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBudgetRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+}
+
+type GetBudgetResponseObject interface {
+	VisitGetBudgetResponse(w http.ResponseWriter) error
+}
+
+type GetBudget200JSONResponse Budget
+
+func (response GetBudget200JSONResponse) VisitGetBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBudget400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response GetBudget400JSONResponse) VisitGetBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBudget401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetBudget401JSONResponse) VisitGetBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBudget403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetBudget403JSONResponse) VisitGetBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBudget404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetBudget404JSONResponse) VisitGetBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBudgetdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetBudgetdefaultJSONResponse) VisitGetBudgetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBudgetChangesRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+}
+
+type ListBudgetChangesResponseObject interface {
+	VisitListBudgetChangesResponse(w http.ResponseWriter) error
+}
+
+type ListBudgetChanges200JSONResponse BudgetChangeList
+
+func (response ListBudgetChanges200JSONResponse) VisitListBudgetChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBudgetChanges400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListBudgetChanges400JSONResponse) VisitListBudgetChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBudgetChanges401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListBudgetChanges401JSONResponse) VisitListBudgetChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBudgetChanges403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListBudgetChanges403JSONResponse) VisitListBudgetChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBudgetChanges404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListBudgetChanges404JSONResponse) VisitListBudgetChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBudgetChangesdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListBudgetChangesdefaultJSONResponse) VisitListBudgetChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChangeRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Body       *RequestBudgetChangeJSONRequestBody
+}
+
+type RequestBudgetChangeResponseObject interface {
+	VisitRequestBudgetChangeResponse(w http.ResponseWriter) error
+}
+
+type RequestBudgetChange201JSONResponse BudgetChange
+
+func (response RequestBudgetChange201JSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChange400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RequestBudgetChange400JSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChange401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RequestBudgetChange401JSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChange403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RequestBudgetChange403JSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChange404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RequestBudgetChange404JSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChange409JSONResponse struct{ ConflictJSONResponse }
+
+func (response RequestBudgetChange409JSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestBudgetChangedefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RequestBudgetChangedefaultJSONResponse) VisitRequestBudgetChangeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaignRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Action     string     `json:"action"`
+	Body       *TransitionCampaignJSONRequestBody
+}
+
+type TransitionCampaignResponseObject interface {
+	VisitTransitionCampaignResponse(w http.ResponseWriter) error
+}
+
+type TransitionCampaign200JSONResponse Campaign
+
+func (response TransitionCampaign200JSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaign400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response TransitionCampaign400JSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaign401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response TransitionCampaign401JSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaign403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response TransitionCampaign403JSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaign404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response TransitionCampaign404JSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaign409JSONResponse struct{ ConflictJSONResponse }
+
+func (response TransitionCampaign409JSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCampaigndefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response TransitionCampaigndefaultJSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMeRequestObject struct {
 }
 
@@ -474,6 +2941,942 @@ func (response GetMedefaultJSONResponse) VisitGetMeResponse(w http.ResponseWrite
 	return err
 }
 
+type ListSanctionsRequestObject struct {
+}
+
+type ListSanctionsResponseObject interface {
+	VisitListSanctionsResponse(w http.ResponseWriter) error
+}
+
+type ListSanctions200JSONResponse SanctionList
+
+func (response ListSanctions200JSONResponse) VisitListSanctionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSanctions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListSanctions401JSONResponse) VisitListSanctionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSanctions403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListSanctions403JSONResponse) VisitListSanctionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSanctionsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListSanctionsdefaultJSONResponse) VisitListSanctionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetSanctionRequestObject struct {
+	Uscc string `json:"uscc"`
+	Body *SetSanctionJSONRequestBody
+}
+
+type SetSanctionResponseObject interface {
+	VisitSetSanctionResponse(w http.ResponseWriter) error
+}
+
+type SetSanction200JSONResponse Sanction
+
+func (response SetSanction200JSONResponse) VisitSetSanctionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetSanction400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response SetSanction400JSONResponse) VisitSetSanctionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetSanction401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response SetSanction401JSONResponse) VisitSetSanctionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetSanction403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response SetSanction403JSONResponse) VisitSetSanctionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetSanctiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response SetSanctiondefaultJSONResponse) VisitSetSanctionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportMerchantsRequestObject struct {
+	Body io.Reader
+}
+
+type ImportMerchantsResponseObject interface {
+	VisitImportMerchantsResponse(w http.ResponseWriter) error
+}
+
+type ImportMerchants200JSONResponse MerchantImportReport
+
+func (response ImportMerchants200JSONResponse) VisitImportMerchantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportMerchants400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ImportMerchants400JSONResponse) VisitImportMerchantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportMerchants401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ImportMerchants401JSONResponse) VisitImportMerchantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportMerchants403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ImportMerchants403JSONResponse) VisitImportMerchantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportMerchantsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ImportMerchantsdefaultJSONResponse) VisitImportMerchantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerchantRequestObject struct {
+	MerchantId MerchantID `json:"merchant_id"`
+}
+
+type GetMerchantResponseObject interface {
+	VisitGetMerchantResponse(w http.ResponseWriter) error
+}
+
+type GetMerchant200JSONResponse Merchant
+
+func (response GetMerchant200JSONResponse) VisitGetMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerchant401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetMerchant401JSONResponse) VisitGetMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerchant403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetMerchant403JSONResponse) VisitGetMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerchant404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetMerchant404JSONResponse) VisitGetMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerchantdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetMerchantdefaultJSONResponse) VisitGetMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertMerchantRequestObject struct {
+	MerchantId MerchantID `json:"merchant_id"`
+	Body       *UpsertMerchantJSONRequestBody
+}
+
+type UpsertMerchantResponseObject interface {
+	VisitUpsertMerchantResponse(w http.ResponseWriter) error
+}
+
+type UpsertMerchant200JSONResponse Merchant
+
+func (response UpsertMerchant200JSONResponse) VisitUpsertMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertMerchant400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpsertMerchant400JSONResponse) VisitUpsertMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertMerchant401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpsertMerchant401JSONResponse) VisitUpsertMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertMerchant403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpsertMerchant403JSONResponse) VisitUpsertMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertMerchantdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpsertMerchantdefaultJSONResponse) VisitUpsertMerchantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformsRequestObject struct {
+}
+
+type ListPlatformsResponseObject interface {
+	VisitListPlatformsResponse(w http.ResponseWriter) error
+}
+
+type ListPlatforms200JSONResponse PlatformList
+
+func (response ListPlatforms200JSONResponse) VisitListPlatformsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatforms401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListPlatforms401JSONResponse) VisitListPlatformsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatforms403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response ListPlatforms403JSONResponse) VisitListPlatformsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlatformsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListPlatformsdefaultJSONResponse) VisitListPlatformsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlatformRequestObject struct {
+	Body *CreatePlatformJSONRequestBody
+}
+
+type CreatePlatformResponseObject interface {
+	VisitCreatePlatformResponse(w http.ResponseWriter) error
+}
+
+type CreatePlatform201JSONResponse Platform
+
+func (response CreatePlatform201JSONResponse) VisitCreatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlatform400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreatePlatform400JSONResponse) VisitCreatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlatform401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreatePlatform401JSONResponse) VisitCreatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlatform403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response CreatePlatform403JSONResponse) VisitCreatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlatform409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreatePlatform409JSONResponse) VisitCreatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlatformdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreatePlatformdefaultJSONResponse) VisitCreatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformRequestObject struct {
+	PlatformId PlatformID `json:"platform_id"`
+}
+
+type GetPlatformResponseObject interface {
+	VisitGetPlatformResponse(w http.ResponseWriter) error
+}
+
+type GetPlatform200JSONResponse Platform
+
+func (response GetPlatform200JSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatform401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetPlatform401JSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatform403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response GetPlatform403JSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatform404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetPlatform404JSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlatformdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetPlatformdefaultJSONResponse) VisitGetPlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatformRequestObject struct {
+	PlatformId PlatformID `json:"platform_id"`
+	Body       *UpdatePlatformJSONRequestBody
+}
+
+type UpdatePlatformResponseObject interface {
+	VisitUpdatePlatformResponse(w http.ResponseWriter) error
+}
+
+type UpdatePlatform200JSONResponse Platform
+
+func (response UpdatePlatform200JSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatform400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response UpdatePlatform400JSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatform401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdatePlatform401JSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatform403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response UpdatePlatform403JSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatform404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response UpdatePlatform404JSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlatformdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response UpdatePlatformdefaultJSONResponse) VisitUpdatePlatformResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKeyRequestObject struct {
+	PlatformId PlatformID `json:"platform_id"`
+	Body       *AddPlatformKeyJSONRequestBody
+}
+
+type AddPlatformKeyResponseObject interface {
+	VisitAddPlatformKeyResponse(w http.ResponseWriter) error
+}
+
+type AddPlatformKey201JSONResponse Platform
+
+func (response AddPlatformKey201JSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKey400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AddPlatformKey400JSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AddPlatformKey401JSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response AddPlatformKey403JSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKey404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AddPlatformKey404JSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKey409JSONResponse struct{ ConflictJSONResponse }
+
+func (response AddPlatformKey409JSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddPlatformKeydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response AddPlatformKeydefaultJSONResponse) VisitAddPlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePlatformKeyRequestObject struct {
+	PlatformId PlatformID `json:"platform_id"`
+	KeyId      string     `json:"key_id"`
+}
+
+type RevokePlatformKeyResponseObject interface {
+	VisitRevokePlatformKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokePlatformKey200JSONResponse Platform
+
+func (response RevokePlatformKey200JSONResponse) VisitRevokePlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePlatformKey401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokePlatformKey401JSONResponse) VisitRevokePlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePlatformKey403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response RevokePlatformKey403JSONResponse) VisitRevokePlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePlatformKey404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RevokePlatformKey404JSONResponse) VisitRevokePlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePlatformKey409JSONResponse struct{ ConflictJSONResponse }
+
+func (response RevokePlatformKey409JSONResponse) VisitRevokePlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePlatformKeydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RevokePlatformKeydefaultJSONResponse) VisitRevokePlatformKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetHealthz Liveness: the process is up.
@@ -482,9 +3885,75 @@ type StrictServerInterface interface {
 	// GetReadyz Readiness: the database is reachable and fully migrated.
 	// (GET /readyz)
 	GetReadyz(ctx context.Context, request GetReadyzRequestObject) (GetReadyzResponseObject, error)
+	// ListAuditEvents The audit events of one entity, oldest first.
+	// (GET /v1/audit/events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// VerifyAudit Check the audit chain and that every ledger balance equals its entries; names the first fault.
+	// (GET /v1/audit/verify)
+	VerifyAudit(ctx context.Context, request VerifyAuditRequestObject) (VerifyAuditResponseObject, error)
+	// DecideBudgetChange Approve (books it in the ledger) or reject a budget change; not by its requester.
+	// (POST /v1/budget-changes/{change_id}/{decision})
+	DecideBudgetChange(ctx context.Context, request DecideBudgetChangeRequestObject) (DecideBudgetChangeResponseObject, error)
+	// ListCampaigns List campaigns, newest first. Platforms see live campaigns open to them.
+	// (GET /v1/campaigns)
+	ListCampaigns(ctx context.Context, request ListCampaignsRequestObject) (ListCampaignsResponseObject, error)
+	// CreateCampaign Create a campaign in draft.
+	// (POST /v1/campaigns)
+	CreateCampaign(ctx context.Context, request CreateCampaignRequestObject) (CreateCampaignResponseObject, error)
+	// GetCampaign One campaign.
+	// (GET /v1/campaigns/{campaign_id})
+	GetCampaign(ctx context.Context, request GetCampaignRequestObject) (GetCampaignResponseObject, error)
+	// UpdateCampaign Edit a draft. Fields given replace the stored ones; `version` must match.
+	// (PATCH /v1/campaigns/{campaign_id})
+	UpdateCampaign(ctx context.Context, request UpdateCampaignRequestObject) (UpdateCampaignResponseObject, error)
+	// GetBudget The campaign's budget breakdown from the ledger.
+	// (GET /v1/campaigns/{campaign_id}/budget)
+	GetBudget(ctx context.Context, request GetBudgetRequestObject) (GetBudgetResponseObject, error)
+	// ListBudgetChanges The campaign's budget changes, newest first.
+	// (GET /v1/campaigns/{campaign_id}/budget-changes)
+	ListBudgetChanges(ctx context.Context, request ListBudgetChangesRequestObject) (ListBudgetChangesResponseObject, error)
+	// RequestBudgetChange Ask to increase or decrease an approved campaign's budget (needs another person's approval).
+	// (POST /v1/campaigns/{campaign_id}/budget-changes)
+	RequestBudgetChange(ctx context.Context, request RequestBudgetChangeRequestObject) (RequestBudgetChangeResponseObject, error)
+	// TransitionCampaign Move a campaign through its lifecycle.
+	// (POST /v1/campaigns/{campaign_id}/{action})
+	TransitionCampaign(ctx context.Context, request TransitionCampaignRequestObject) (TransitionCampaignResponseObject, error)
 	// GetMe Who the presented token says the caller is.
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// ListSanctions Merchants suspended or blacklisted by administrators.
+	// (GET /v1/merchant-sanctions)
+	ListSanctions(ctx context.Context, request ListSanctionsRequestObject) (ListSanctionsResponseObject, error)
+	// SetSanction Suspend or blacklist a merchant on every platform (or lift it with `none`).
+	// (PUT /v1/merchant-sanctions/{uscc})
+	SetSanction(ctx context.Context, request SetSanctionRequestObject) (SetSanctionResponseObject, error)
+	// ImportMerchants Bulk upsert of the calling platform's merchants from CSV.
+	// (POST /v1/merchants/import)
+	ImportMerchants(ctx context.Context, request ImportMerchantsRequestObject) (ImportMerchantsResponseObject, error)
+	// GetMerchant One of the calling platform's merchants.
+	// (GET /v1/merchants/{merchant_id})
+	GetMerchant(ctx context.Context, request GetMerchantRequestObject) (GetMerchantResponseObject, error)
+	// UpsertMerchant Create or update one of the calling platform's merchants.
+	// (PUT /v1/merchants/{merchant_id})
+	UpsertMerchant(ctx context.Context, request UpsertMerchantRequestObject) (UpsertMerchantResponseObject, error)
+	// ListPlatforms List registered platforms.
+	// (GET /v1/platforms)
+	ListPlatforms(ctx context.Context, request ListPlatformsRequestObject) (ListPlatformsResponseObject, error)
+	// CreatePlatform Register a platform with one or more public keys.
+	// (POST /v1/platforms)
+	CreatePlatform(ctx context.Context, request CreatePlatformRequestObject) (CreatePlatformResponseObject, error)
+	// GetPlatform One platform with its keys.
+	// (GET /v1/platforms/{platform_id})
+	GetPlatform(ctx context.Context, request GetPlatformRequestObject) (GetPlatformResponseObject, error)
+	// UpdatePlatform Rename, suspend or reactivate a platform. A suspended platform is refused everywhere.
+	// (PATCH /v1/platforms/{platform_id})
+	UpdatePlatform(ctx context.Context, request UpdatePlatformRequestObject) (UpdatePlatformResponseObject, error)
+	// AddPlatformKey Add a public key (key rotation; the old key stays valid until revoked).
+	// (POST /v1/platforms/{platform_id}/keys)
+	AddPlatformKey(ctx context.Context, request AddPlatformKeyRequestObject) (AddPlatformKeyResponseObject, error)
+	// RevokePlatformKey Revoke a key; tokens signed with it are refused from then on.
+	// (POST /v1/platforms/{platform_id}/keys/{key_id}/revoke)
+	RevokePlatformKey(ctx context.Context, request RevokePlatformKeyRequestObject) (RevokePlatformKeyResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx *gin.Context, request any) (any, error)
@@ -592,6 +4061,365 @@ func (sh *strictHandler) GetReadyz(ctx *gin.Context) {
 	}
 }
 
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(ctx *gin.Context, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// VerifyAudit operation middleware
+func (sh *strictHandler) VerifyAudit(ctx *gin.Context) {
+	var request VerifyAuditRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.VerifyAudit(ctx, request.(VerifyAuditRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "VerifyAudit")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(VerifyAuditResponseObject); ok {
+		if err := validResponse.VisitVerifyAuditResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DecideBudgetChange operation middleware
+func (sh *strictHandler) DecideBudgetChange(ctx *gin.Context, changeId openapi_types.UUID, decision string) {
+	var request DecideBudgetChangeRequestObject
+
+	request.ChangeId = changeId
+	request.Decision = decision
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DecideBudgetChange(ctx, request.(DecideBudgetChangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DecideBudgetChange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DecideBudgetChangeResponseObject); ok {
+		if err := validResponse.VisitDecideBudgetChangeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListCampaigns operation middleware
+func (sh *strictHandler) ListCampaigns(ctx *gin.Context, params ListCampaignsParams) {
+	var request ListCampaignsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCampaigns(ctx, request.(ListCampaignsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCampaigns")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListCampaignsResponseObject); ok {
+		if err := validResponse.VisitListCampaignsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateCampaign operation middleware
+func (sh *strictHandler) CreateCampaign(ctx *gin.Context) {
+	var request CreateCampaignRequestObject
+
+	var body CreateCampaignJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCampaign(ctx, request.(CreateCampaignRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCampaign")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateCampaignResponseObject); ok {
+		if err := validResponse.VisitCreateCampaignResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetCampaign operation middleware
+func (sh *strictHandler) GetCampaign(ctx *gin.Context, campaignId CampaignID) {
+	var request GetCampaignRequestObject
+
+	request.CampaignId = campaignId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCampaign(ctx, request.(GetCampaignRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCampaign")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetCampaignResponseObject); ok {
+		if err := validResponse.VisitGetCampaignResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateCampaign operation middleware
+func (sh *strictHandler) UpdateCampaign(ctx *gin.Context, campaignId CampaignID) {
+	var request UpdateCampaignRequestObject
+
+	request.CampaignId = campaignId
+
+	var body UpdateCampaignJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCampaign(ctx, request.(UpdateCampaignRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCampaign")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdateCampaignResponseObject); ok {
+		if err := validResponse.VisitUpdateCampaignResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetBudget operation middleware
+func (sh *strictHandler) GetBudget(ctx *gin.Context, campaignId CampaignID) {
+	var request GetBudgetRequestObject
+
+	request.CampaignId = campaignId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBudget(ctx, request.(GetBudgetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBudget")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetBudgetResponseObject); ok {
+		if err := validResponse.VisitGetBudgetResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListBudgetChanges operation middleware
+func (sh *strictHandler) ListBudgetChanges(ctx *gin.Context, campaignId CampaignID) {
+	var request ListBudgetChangesRequestObject
+
+	request.CampaignId = campaignId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListBudgetChanges(ctx, request.(ListBudgetChangesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListBudgetChanges")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListBudgetChangesResponseObject); ok {
+		if err := validResponse.VisitListBudgetChangesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RequestBudgetChange operation middleware
+func (sh *strictHandler) RequestBudgetChange(ctx *gin.Context, campaignId CampaignID) {
+	var request RequestBudgetChangeRequestObject
+
+	request.CampaignId = campaignId
+
+	var body RequestBudgetChangeJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RequestBudgetChange(ctx, request.(RequestBudgetChangeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RequestBudgetChange")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RequestBudgetChangeResponseObject); ok {
+		if err := validResponse.VisitRequestBudgetChangeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// TransitionCampaign operation middleware
+func (sh *strictHandler) TransitionCampaign(ctx *gin.Context, campaignId CampaignID, action string) {
+	var request TransitionCampaignRequestObject
+
+	request.CampaignId = campaignId
+	request.Action = action
+
+	var body TransitionCampaignJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(ctx, err)
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TransitionCampaign(ctx, request.(TransitionCampaignRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TransitionCampaign")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(TransitionCampaignResponseObject); ok {
+		if err := validResponse.VisitTransitionCampaignResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetMe operation middleware
 func (sh *strictHandler) GetMe(ctx *gin.Context) {
 	var request GetMeRequestObject
@@ -609,6 +4437,377 @@ func (sh *strictHandler) GetMe(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		if err := validResponse.VisitGetMeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSanctions operation middleware
+func (sh *strictHandler) ListSanctions(ctx *gin.Context) {
+	var request ListSanctionsRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSanctions(ctx, request.(ListSanctionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSanctions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListSanctionsResponseObject); ok {
+		if err := validResponse.VisitListSanctionsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SetSanction operation middleware
+func (sh *strictHandler) SetSanction(ctx *gin.Context, uscc string) {
+	var request SetSanctionRequestObject
+
+	request.Uscc = uscc
+
+	var body SetSanctionJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetSanction(ctx, request.(SetSanctionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetSanction")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(SetSanctionResponseObject); ok {
+		if err := validResponse.VisitSetSanctionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ImportMerchants operation middleware
+func (sh *strictHandler) ImportMerchants(ctx *gin.Context) {
+	var request ImportMerchantsRequestObject
+
+	request.Body = ctx.Request.Body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportMerchants(ctx, request.(ImportMerchantsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportMerchants")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ImportMerchantsResponseObject); ok {
+		if err := validResponse.VisitImportMerchantsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMerchant operation middleware
+func (sh *strictHandler) GetMerchant(ctx *gin.Context, merchantId MerchantID) {
+	var request GetMerchantRequestObject
+
+	request.MerchantId = merchantId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMerchant(ctx, request.(GetMerchantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMerchant")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetMerchantResponseObject); ok {
+		if err := validResponse.VisitGetMerchantResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpsertMerchant operation middleware
+func (sh *strictHandler) UpsertMerchant(ctx *gin.Context, merchantId MerchantID) {
+	var request UpsertMerchantRequestObject
+
+	request.MerchantId = merchantId
+
+	var body UpsertMerchantJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpsertMerchant(ctx, request.(UpsertMerchantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpsertMerchant")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpsertMerchantResponseObject); ok {
+		if err := validResponse.VisitUpsertMerchantResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListPlatforms operation middleware
+func (sh *strictHandler) ListPlatforms(ctx *gin.Context) {
+	var request ListPlatformsRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlatforms(ctx, request.(ListPlatformsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlatforms")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListPlatformsResponseObject); ok {
+		if err := validResponse.VisitListPlatformsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreatePlatform operation middleware
+func (sh *strictHandler) CreatePlatform(ctx *gin.Context) {
+	var request CreatePlatformRequestObject
+
+	var body CreatePlatformJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePlatform(ctx, request.(CreatePlatformRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePlatform")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreatePlatformResponseObject); ok {
+		if err := validResponse.VisitCreatePlatformResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetPlatform operation middleware
+func (sh *strictHandler) GetPlatform(ctx *gin.Context, platformId PlatformID) {
+	var request GetPlatformRequestObject
+
+	request.PlatformId = platformId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlatform(ctx, request.(GetPlatformRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlatform")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetPlatformResponseObject); ok {
+		if err := validResponse.VisitGetPlatformResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdatePlatform operation middleware
+func (sh *strictHandler) UpdatePlatform(ctx *gin.Context, platformId PlatformID) {
+	var request UpdatePlatformRequestObject
+
+	request.PlatformId = platformId
+
+	var body UpdatePlatformJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePlatform(ctx, request.(UpdatePlatformRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePlatform")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdatePlatformResponseObject); ok {
+		if err := validResponse.VisitUpdatePlatformResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AddPlatformKey operation middleware
+func (sh *strictHandler) AddPlatformKey(ctx *gin.Context, platformId PlatformID) {
+	var request AddPlatformKeyRequestObject
+
+	request.PlatformId = platformId
+
+	var body AddPlatformKeyJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AddPlatformKey(ctx, request.(AddPlatformKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddPlatformKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(AddPlatformKeyResponseObject); ok {
+		if err := validResponse.VisitAddPlatformKeyResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RevokePlatformKey operation middleware
+func (sh *strictHandler) RevokePlatformKey(ctx *gin.Context, platformId PlatformID, keyId string) {
+	var request RevokePlatformKeyRequestObject
+
+	request.PlatformId = platformId
+	request.KeyId = keyId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokePlatformKey(ctx, request.(RevokePlatformKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokePlatformKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RevokePlatformKeyResponseObject); ok {
+		if err := validResponse.VisitRevokePlatformKeyResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

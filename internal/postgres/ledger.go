@@ -1,0 +1,404 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/ledger"
+)
+
+// The ledger's storage (migration 00004): one balance row per (campaign,
+// account, bucket) and one append-only row per entry.
+//
+// Lock order. PostTransfer locks the balance rows it touches in one global
+// order, account in flow order (ledger.Accounts) then bucket ascending,
+// whichever side is debited. "Debit before credit" alone is not enough: a hold
+// (committed→held) and a release (held→committed) on the same bucket would
+// each hold one row and wait for the other. Within an account a transfer
+// locks either its chosen bucket alone or, when that is short, every bucket
+// ascending (see debit for how it avoids holding the chosen one first). What
+// this cannot order is a transaction that posts several transfers:
+// PostgreSQL detects such a deadlock and InTx retries.
+
+// Buckets is how many balance rows each account of a campaign is split into.
+// More buckets mean less queuing on the claim and redemption paths and more
+// rows to lock when an account runs low and transfers spill.
+const Buckets = 16
+
+// lockRank orders accounts for locking.
+var lockRank = func() map[ledger.Account]int {
+	m := map[ledger.Account]int{}
+	for i, a := range ledger.Accounts() {
+		m[a] = i
+	}
+	return m
+}()
+
+func accountNames() []string {
+	var out []string
+	for _, a := range ledger.Accounts() {
+		out = append(out, string(a))
+	}
+	return out
+}
+
+func notInitialised(campaignID uuid.UUID) error {
+	return fmt.Errorf("ledger of campaign %s has no balance rows: call InitLedger when the campaign is created", campaignID)
+}
+
+// InitLedger creates every balance row of a campaign at zero. It is
+// idempotent: call it when a campaign is created or approved, and again after
+// raising Buckets.
+func InitLedger(ctx context.Context, q Querier, campaignID uuid.UUID) error {
+	_, err := q.Exec(ctx, `
+		INSERT INTO ledger_balances (campaign_id, account, bucket, balance_fen)
+		SELECT $1, a.account, b.bucket, 0
+		FROM unnest($2::text[]) AS a(account) CROSS JOIN generate_series(0, $3 - 1) AS b(bucket)
+		ON CONFLICT DO NOTHING`, campaignID, accountNames(), Buckets)
+	if IsForeignKeyViolation(err) {
+		return apperr.New(apperr.CodeNotFound, "campaign %s does not exist", campaignID)
+	}
+	if err != nil {
+		return fmt.Errorf("create ledger balance rows of campaign %s: %w", campaignID, err)
+	}
+	return nil
+}
+
+// debitPart is what one bucket gives to a transfer.
+type debitPart struct {
+	bucket int16
+	fen    int64
+}
+
+// PostTransfer books t in the caller's transaction: it debits the route's
+// from-account and credits its to-account in bucket BucketKey mod Buckets (the
+// treasury always in bucket 0: only funding debits it, which is not hot), and
+// writes the entries, all sharing the returned transfer id.
+//
+// When the chosen bucket of the from-account is short, the transfer spills:
+// it draws on what the chosen bucket has, then on the others in the order
+// chosen+1, …, Buckets-1, 0, …, chosen-1, and books one debit entry per bucket
+// it drew on. Value is
+// never moved between buckets on its own; the credit always goes to the
+// chosen bucket.
+//
+// When the account as a whole is short it returns BUDGET_EXHAUSTED and has
+// written nothing: the caller's transaction is still usable. When a
+// concurrent transfer emptied the chosen bucket under it, it returns a
+// serialization failure (SQLSTATE 40001), which InTx retries. Any other
+// error leaves the transaction in an unknown state: roll it back.
+func PostTransfer(ctx context.Context, tx pgx.Tx, t ledger.Transfer, at time.Time) (uuid.UUID, error) {
+	if err := t.Validate(); err != nil {
+		return uuid.Nil, err
+	}
+	from, to, _ := ledger.Route(t.Kind)
+	chosen := int16(t.BucketKey % Buckets)
+	creditBucket := chosen
+	if to == ledger.Treasury {
+		creditBucket = 0
+	}
+
+	// Lock order: when the credited account comes first, lock its row before
+	// touching the debited account.
+	if lockRank[to] < lockRank[from] {
+		err := tx.QueryRow(ctx, `
+			SELECT 1 FROM ledger_balances
+			WHERE campaign_id = $1 AND account = $2 AND bucket = $3
+			FOR NO KEY UPDATE`, t.CampaignID, to, creditBucket).Scan(new(int))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return uuid.Nil, notInitialised(t.CampaignID)
+		}
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("lock %s bucket %d of campaign %s: %w", to, creditBucket, t.CampaignID, err)
+		}
+	}
+
+	var parts []debitPart
+	var err error
+	if from == ledger.Treasury {
+		parts, err = debitTreasury(ctx, tx, t)
+	} else {
+		parts, err = debit(ctx, tx, t, from, chosen)
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return credit(ctx, tx, t, parts, from, to, creditBucket, at)
+}
+
+func debitTreasury(ctx context.Context, tx pgx.Tx, t ledger.Transfer) ([]debitPart, error) {
+	tag, err := tx.Exec(ctx, `
+		UPDATE ledger_balances SET balance_fen = balance_fen - $3
+		WHERE campaign_id = $1 AND account = $2 AND bucket = 0`, t.CampaignID, ledger.Treasury, t.AmountFen)
+	if err != nil {
+		return nil, fmt.Errorf("debit treasury of campaign %s: %w", t.CampaignID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return nil, notInitialised(t.CampaignID)
+	}
+	return []debitPart{{0, t.AmountFen}}, nil
+}
+
+// debit takes t's amount from account, from the chosen bucket when it can.
+// The debit is conditional rather than left to the CHECK constraint, because a
+// failed statement would abort the caller's transaction.
+//
+// The statement also returns the bucket's balance as of its snapshot, which
+// tells why a debit did not happen. Short in the snapshot: the UPDATE skipped
+// the row without locking it, and spill may lock the whole account in order.
+// Enough in the snapshot: a concurrent transfer took the value while we
+// waited, and READ COMMITTED has left the row locked by us even though we did
+// not update it; locking the lower buckets now could deadlock, so the
+// transaction fails as a serialization failure (SQLSTATE 40001) for InTx to
+// retry, and the retry sees the bucket short and spills.
+func debit(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
+	var snapshot int64
+	var debited bool
+	err := tx.QueryRow(ctx, `
+		WITH debit AS (
+			UPDATE ledger_balances SET balance_fen = balance_fen - $4
+			WHERE campaign_id = $1 AND account = $2 AND bucket = $3 AND balance_fen >= $4
+			RETURNING 1
+		)
+		SELECT balance_fen, EXISTS (SELECT FROM debit) FROM ledger_balances
+		WHERE campaign_id = $1 AND account = $2 AND bucket = $3`,
+		t.CampaignID, account, chosen, t.AmountFen).Scan(&snapshot, &debited)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, notInitialised(t.CampaignID)
+	case err != nil:
+		return nil, fmt.Errorf("debit %s bucket %d of campaign %s: %w", account, chosen, t.CampaignID, err)
+	case debited:
+		return []debitPart{{chosen, t.AmountFen}}, nil
+	case snapshot >= t.AmountFen:
+		return nil, &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(
+			"%s bucket %d of campaign %s was drawn on concurrently; retry the transaction", account, chosen, t.CampaignID)}
+	}
+	return spill(ctx, tx, t, account, chosen)
+}
+
+// spill draws t's amount from several buckets of account, trying them in the
+// order chosen, chosen+1, …, Buckets-1, 0, …, chosen-1. It locks all of the
+// account's buckets, ascending: it runs only when the chosen bucket is short,
+// which is when the account is running low and transfers must queue to
+// divide what is left exactly.
+func spill(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
+	balances := make([]int64, Buckets)
+	read := func(sql string) (int64, error) {
+		rows, err := tx.Query(ctx, sql, t.CampaignID, account, Buckets)
+		if err != nil {
+			return 0, fmt.Errorf("read %s of campaign %s: %w", account, t.CampaignID, err)
+		}
+		var total, fen int64
+		var bucket int16
+		_, err = pgx.ForEachRow(rows, []any{&bucket, &fen}, func() error {
+			balances[bucket] = fen
+			total += fen
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("read %s of campaign %s: %w", account, t.CampaignID, err)
+		}
+		return total, nil
+	}
+	// Look without locking first: once a budget is exhausted, every further
+	// request fails here without queuing on the account's rows.
+	total, err := read(`
+		SELECT bucket, balance_fen FROM ledger_balances
+		WHERE campaign_id = $1 AND account = $2 AND bucket < $3`)
+	if err == nil && total >= t.AmountFen {
+		total, err = read(`
+			SELECT bucket, balance_fen FROM ledger_balances
+			WHERE campaign_id = $1 AND account = $2 AND bucket < $3
+			ORDER BY bucket FOR NO KEY UPDATE`)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if total < t.AmountFen {
+		return nil, ledger.Exhausted(t.CampaignID, t.Kind, account, total, t.AmountFen)
+	}
+
+	var parts []debitPart
+	var buckets []int16
+	var amounts []int64
+	need := t.AmountFen
+	for i := range int16(Buckets) {
+		b := (chosen + i) % Buckets
+		if take := min(balances[b], need); take > 0 {
+			parts = append(parts, debitPart{b, take})
+			buckets, amounts = append(buckets, b), append(amounts, take)
+			if need -= take; need == 0 {
+				break
+			}
+		}
+	}
+	_, err = tx.Exec(ctx, `
+		UPDATE ledger_balances AS lb SET balance_fen = lb.balance_fen - d.fen
+		FROM unnest($3::smallint[], $4::bigint[]) AS d(bucket, fen)
+		WHERE lb.campaign_id = $1 AND lb.account = $2 AND lb.bucket = d.bucket`,
+		t.CampaignID, account, buckets, amounts)
+	if err != nil {
+		return nil, fmt.Errorf("debit %s of campaign %s across buckets %v: %w", account, t.CampaignID, buckets, err)
+	}
+	return parts, nil
+}
+
+// credit books the credit and all of the transfer's entries in one statement,
+// so a transfer is never half written.
+func credit(ctx context.Context, tx pgx.Tx, t ledger.Transfer, parts []debitPart,
+	from, to ledger.Account, creditBucket int16, at time.Time) (uuid.UUID, error) {
+	transferID, err := uuid.NewV7()
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("new transfer id: %w", err)
+	}
+	n := len(parts) + 1
+	ids, accounts, buckets, amounts := make([]uuid.UUID, n), make([]string, n), make([]int16, n), make([]int64, n)
+	for i := range n {
+		if ids[i], err = uuid.NewV7(); err != nil {
+			return uuid.Nil, fmt.Errorf("new entry id: %w", err)
+		}
+		if i < len(parts) {
+			accounts[i], buckets[i], amounts[i] = string(from), parts[i].bucket, -parts[i].fen
+		} else {
+			accounts[i], buckets[i], amounts[i] = string(to), creditBucket, t.AmountFen
+		}
+	}
+	tag, err := tx.Exec(ctx, `
+		WITH credit AS (
+			UPDATE ledger_balances SET balance_fen = balance_fen + @amount
+			WHERE campaign_id = @campaign AND account = @to AND bucket = @credit_bucket
+			RETURNING 1
+		)
+		INSERT INTO ledger_entries (id, transfer_id, campaign_id, account, bucket, amount_fen, kind, ref, created_at)
+		SELECT e.id, @transfer, @campaign, e.account, e.bucket, e.amount_fen, @kind, @ref, @at
+		FROM unnest(@ids::uuid[], @accounts::text[], @buckets::smallint[], @amounts::bigint[])
+			AS e(id, account, bucket, amount_fen)
+		WHERE EXISTS (SELECT FROM credit)`,
+		pgx.NamedArgs{
+			"amount": t.AmountFen, "campaign": t.CampaignID, "to": string(to), "credit_bucket": creditBucket,
+			"transfer": transferID, "kind": string(t.Kind), "ref": t.Ref, "at": at,
+			"ids": ids, "accounts": accounts, "buckets": buckets, "amounts": amounts,
+		})
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("credit %s bucket %d of campaign %s: %w", to, creditBucket, t.CampaignID, err)
+	}
+	if tag.RowsAffected() != int64(n) {
+		return uuid.Nil, notInitialised(t.CampaignID)
+	}
+	return transferID, nil
+}
+
+// Breakdown sums a campaign's balance rows by account. It is one statement,
+// so it sees a consistent picture even while transfers are being posted.
+func Breakdown(ctx context.Context, q Querier, campaignID uuid.UUID) (ledger.Breakdown, error) {
+	rows, err := q.Query(ctx, `
+		SELECT account, sum(balance_fen)::bigint FROM ledger_balances
+		WHERE campaign_id = $1 GROUP BY account`, campaignID)
+	if err != nil {
+		return ledger.Breakdown{}, fmt.Errorf("ledger breakdown of campaign %s: %w", campaignID, err)
+	}
+	var b ledger.Breakdown
+	var account ledger.Account
+	var fen int64
+	tag, err := pgx.ForEachRow(rows, []any{&account, &fen}, func() error { return b.Add(account, fen) })
+	if err != nil {
+		return ledger.Breakdown{}, fmt.Errorf("ledger breakdown of campaign %s: %w", campaignID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ledger.Breakdown{}, apperr.New(apperr.CodeNotFound, "campaign %s has no ledger", campaignID)
+	}
+	return b, nil
+}
+
+// LoadEntries streams the entries of one campaign, or of all when campaignID
+// is nil, in id order, stopping at the first error fn returns.
+func LoadEntries(ctx context.Context, q Querier, campaignID *uuid.UUID, fn func(ledger.Entry) error) error {
+	sql := `SELECT id, transfer_id, campaign_id, account, bucket, amount_fen, kind, ref, created_at FROM ledger_entries`
+	var args []any
+	if campaignID != nil {
+		sql += ` WHERE campaign_id = $1`
+		args = append(args, *campaignID)
+	}
+	rows, err := q.Query(ctx, sql+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("load ledger entries: %w", err)
+	}
+	var e ledger.Entry
+	_, err = pgx.ForEachRow(rows,
+		[]any{&e.ID, &e.TransferID, &e.CampaignID, &e.Account, &e.Bucket, &e.AmountFen, &e.Kind, &e.Ref, &e.At},
+		func() error { return fn(e) })
+	if err != nil {
+		return fmt.Errorf("load ledger entries: %w", err)
+	}
+	return nil
+}
+
+// LoadBalances returns the balance rows of one campaign, or of all when
+// campaignID is nil.
+func LoadBalances(ctx context.Context, q Querier, campaignID *uuid.UUID) ([]ledger.BucketBalance, error) {
+	sql := `SELECT campaign_id, account, bucket, balance_fen FROM ledger_balances`
+	var args []any
+	if campaignID != nil {
+		sql += ` WHERE campaign_id = $1`
+		args = append(args, *campaignID)
+	}
+	rows, err := q.Query(ctx, sql+` ORDER BY campaign_id, account, bucket`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load ledger balances: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ledger.BucketBalance, error) {
+		var b ledger.BucketBalance
+		err := row.Scan(&b.CampaignID, &b.Account, &b.Bucket, &b.BalanceFen)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load ledger balances: %w", err)
+	}
+	return out, nil
+}
+
+// CheckLedger runs the ledger checker over the stored entries and balances of
+// one campaign, or of all when campaignID is nil. Given a pool or connection it
+// reads in one REPEATABLE READ, read-only transaction, so transfers posted
+// meanwhile cannot show up as faults; given a transaction, that transaction
+// must be REPEATABLE READ or stricter for the same guarantee.
+func CheckLedger(ctx context.Context, q Querier, campaignID *uuid.UUID) ([]ledger.Fault, error) {
+	db, ok := q.(interface {
+		BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	})
+	if !ok {
+		return checkLedger(ctx, q, campaignID)
+	}
+	var faults []ledger.Fault
+	err := pgx.BeginTxFunc(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var err error
+			faults, err = checkLedger(ctx, tx, campaignID)
+			return err
+		})
+	return faults, err
+}
+
+func checkLedger(ctx context.Context, q Querier, campaignID *uuid.UUID) ([]ledger.Fault, error) {
+	var c ledger.Checker
+	err := LoadEntries(ctx, q, campaignID, func(e ledger.Entry) error {
+		c.Add(e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	balances, err := LoadBalances(ctx, q, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	return c.Finish(balances), nil
+}
