@@ -35,7 +35,10 @@ var root = group{name: "voucherctl", commands: map[string]command{
 	"budget-change": {"approve or reject a requested budget change", budgetChangeCommands.run},
 	"platform":      {"register platforms and rotate their keys", platformCommands.run},
 	"merchant":      {"import a platform's merchants", merchantCommands.run},
+	"grant":         {"grant vouchers of a tier to a list of holders (CSV) and follow the job", runGrantCommand},
 	"audit":         {"verify the audit log and read an entity's history", auditCommands.run},
+	"lottery":       {"show a campaign's lottery and verify its draw", lotteryCommands.run},
+	"receipt":       {"verify a checkout receipt against voucherd's published keys", receiptCommands.run},
 }}
 
 func main() {

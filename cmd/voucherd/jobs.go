@@ -6,14 +6,45 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tongquan/tongquan/internal/checkout"
+	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/scheduler"
 )
 
 // issuerJobs are the periodic jobs of the issuer role.
-func issuerJobs(s *issuer.Service, pool *pgxpool.Pool) []scheduler.Job {
+func issuerJobs(s *issuer.Service, is *issuance.Service, pool *pgxpool.Pool) []scheduler.Job {
 	return []scheduler.Job{
+		{
+			// Rounds open at their time (cron in the campaign's zone) and close.
+			Name: "rounds", Spec: "* * * * * *", Timeout: time.Minute,
+			Run: func(ctx context.Context) error {
+				if _, err := is.CloseDueRounds(ctx); err != nil {
+					return err
+				}
+				_, err := is.OpenDueRounds(ctx)
+				return err
+			},
+		},
+		{
+			// Lotteries commit their seed, then draw at their time (once).
+			Name: "lotteries", Spec: "@every 10s", Timeout: 10 * time.Minute,
+			Run: is.RunLotteries,
+		},
+		{
+			// Expired vouchers give their value back to the budget.
+			Name: "voucher-expiry", Spec: "@every 30s", Timeout: 5 * time.Minute,
+			Run: func(ctx context.Context) error { _, err := is.ExpireVouchers(ctx); return err },
+		},
+		{
+			// Idempotency keys are kept 48 h (the promise is at least 24 h).
+			Name: "idempotency-cleanup", Spec: "@every 10m", Timeout: 5 * time.Minute,
+			Run: func(ctx context.Context) error {
+				_, err := postgres.DeleteIdempotencyKeysBefore(ctx, pool, time.Now().Add(-48*time.Hour))
+				return err
+			},
+		},
 		{
 			// Campaigns start and end on time without a person pressing a button.
 			Name: "campaign-lifecycle", Spec: "@every 10s", Timeout: time.Minute,
@@ -33,4 +64,20 @@ func issuerJobs(s *issuer.Service, pool *pgxpool.Pool) []scheduler.Job {
 			},
 		},
 	}
+}
+
+// redemptionJobs are the periodic jobs of the redemption role.
+func redemptionJobs(c *checkout.Service) []scheduler.Job {
+	return []scheduler.Job{{
+		// Holds expire by themselves: the voucher and its value go back.
+		Name: "hold-expiry", Spec: "*/5 * * * * *", Timeout: time.Minute,
+		Run: func(ctx context.Context) error {
+			for {
+				n, err := c.ExpireHolds(ctx)
+				if err != nil || n == 0 {
+					return err
+				}
+			}
+		},
+	}}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,10 +17,14 @@ import (
 
 	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
+	"github.com/tongquan/tongquan/internal/checkout"
 	"github.com/tongquan/tongquan/internal/config"
+	"github.com/tongquan/tongquan/internal/holder"
 	"github.com/tongquan/tongquan/internal/httpapi"
+	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/scheduler"
 )
 
@@ -54,6 +59,17 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	hasher, err := holderHasher(cfg)
+	if err != nil {
+		return err
+	}
+	issuing := issuance.New(db.Pool, issuance.Options{Now: time.Now, Hasher: hasher})
+	defer issuing.Close()
+	signer, err := receiptSigner(cfg)
+	if err != nil {
+		return err
+	}
+	checkouts := checkout.New(db.Pool, checkout.Options{Now: time.Now, Hasher: hasher, Signer: signer})
 	api, err := httpapi.New(httpapi.Config{
 		Logger:       log,
 		Pool:         db.Pool,
@@ -62,13 +78,22 @@ func serve(args []string) error {
 		ServiceRoles: cfg.Roles,
 		BodyLimit:    cfg.BodyLimit,
 		Issuer:       issuers,
+		Issuance:     issuing,
+		Checkout:     checkouts,
 		Audit:        audit.New(db.Pool),
 	})
 	if err != nil {
 		return err
 	}
+	var jobList []scheduler.Job
 	if cfg.Serves(config.RoleIssuer) {
-		jobs, err := scheduler.New(db.Pool, log, time.UTC, issuerJobs(issuers, db.Pool)...)
+		jobList = append(jobList, issuerJobs(issuers, issuing, db.Pool)...)
+	}
+	if cfg.Serves(config.RoleRedemption) {
+		jobList = append(jobList, redemptionJobs(checkouts)...)
+	}
+	if len(jobList) > 0 {
+		jobs, err := scheduler.New(db.Pool, log, time.UTC, jobList...)
 		if err != nil {
 			return err
 		}
@@ -165,4 +190,34 @@ func newAuthenticator(cfg config.Config, log *slog.Logger, registry auth.Platfor
 		return nil, err
 	}
 	return auth.NewAuthenticator(pv, plv)
+}
+
+// holderHasher keys the hash of holders' ID numbers: the configured secret,
+// or in development mode one kept in the data folder.
+func holderHasher(cfg config.Config) (*holder.Hasher, error) {
+	key := cfg.HolderKey
+	if key == nil {
+		var err error
+		if key, err = holder.DevKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	return holder.NewHasher(key)
+}
+
+// receiptSigner signs checkout receipts with the configured key, or in
+// development mode one kept in the data folder.
+func receiptSigner(cfg config.Config) (*redemption.Signer, error) {
+	var key ed25519.PrivateKey
+	var kid string
+	var err error
+	if cfg.ReceiptKey != "" {
+		key, kid, err = redemption.ParseSigningKey(cfg.ReceiptKey)
+	} else {
+		key, kid, err = redemption.DevSigningKey(cfg.DataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("receipt signing key: %w", err)
+	}
+	return redemption.NewSigner(key, kid), nil
 }

@@ -107,9 +107,11 @@ type Campaign struct {
 // Rules is the campaign's rule document: tiers for consumption campaigns,
 // categories for trade-in campaigns, and who/where/when may redeem.
 type Rules struct {
-	Tiers       []Tier      `json:"tiers,omitempty"`
-	Categories  []Category  `json:"categories,omitempty"`
-	Eligibility Eligibility `json:"eligibility"`
+	Tiers       []Tier        `json:"tiers,omitempty"`
+	Categories  []Category    `json:"categories,omitempty"`
+	Eligibility Eligibility   `json:"eligibility"`
+	Releases    []Release     `json:"releases,omitempty"`
+	Lottery     *LotteryRules `json:"lottery,omitempty"`
 }
 
 // Tier is one consumption voucher: DiscountFen off an order of at least

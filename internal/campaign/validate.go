@@ -75,6 +75,8 @@ func (c *Campaign) Validate() []apperr.FieldError {
 		c.validateCategory(v, i)
 	}
 	c.Rules.Eligibility.validate(v, "rules.eligibility")
+	c.validateReleases(v)
+	c.validateLottery(v)
 	return v.errs
 }
 

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tongquan/tongquan/internal/holder"
 )
 
 // Service roles a voucherd process can run.
@@ -36,6 +38,9 @@ type Config struct {
 	AuthIssuer   string
 	AuthAudience string
 	AuthKeyFiles []string // PEM or JWKS files with the identity provider's public keys
+
+	HolderKey  []byte // keys the hash of holders' ID numbers; from the data folder in development
+	ReceiptKey string // Ed25519 key signing receipts (PEM or base64); from the data folder in development
 
 	DBMaxConns      int
 	BodyLimit       int64
@@ -82,6 +87,8 @@ func FlagSet(fs *flag.FlagSet, env Env) func() (Config, error) {
 	issuer := str("auth-issuer", "TONGQUAN_AUTH_ISSUER", "", "issuer (iss) of people's tokens from the identity provider")
 	audience := str("auth-audience", "TONGQUAN_AUTH_AUDIENCE", "tongquan", "audience (aud) every token must name")
 	keys := str("auth-keys", "TONGQUAN_AUTH_KEYS", "", "comma-separated PEM or JWKS files with the identity provider's public keys")
+	holderKey := str("holder-key", "TONGQUAN_HOLDER_KEY", "", "secret keying the hash of holders' ID numbers (hex or base64, ≥ 32 bytes); development mode makes one in the data folder")
+	receiptKey := str("receipt-key", "TONGQUAN_RECEIPT_KEY", "", "Ed25519 private key signing checkout receipts (PKCS#8 PEM or base64); development mode makes one in the data folder")
 	maxConns := str("db-max-conns", "DB_MAX_CONNS", "32", "database pool size")
 	bodyLimit := str("body-limit", "BODY_LIMIT_BYTES", "1048576", "largest accepted request body, bytes")
 	shutdown := str("shutdown-timeout", "SHUTDOWN_TIMEOUT", "20s", "time to drain in-flight requests on SIGINT/SIGTERM")
@@ -132,6 +139,17 @@ func FlagSet(fs *flag.FlagSet, env Env) func() (Config, error) {
 		}
 		if !c.Dev && len(c.AuthKeyFiles) == 0 {
 			bad("--auth-keys", "no identity-provider keys configured: set TONGQUAN_AUTH_KEYS and TONGQUAN_AUTH_ISSUER, or pass --dev to accept development tokens")
+		}
+		if *holderKey != "" {
+			if c.HolderKey, err = holder.ParseKey(*holderKey); err != nil {
+				bad("TONGQUAN_HOLDER_KEY", "%v", err)
+			}
+		} else if !c.Dev {
+			bad("TONGQUAN_HOLDER_KEY", "is required outside development mode: the secret that keys holders' ID hashes (openssl rand -hex 32); keep it for the life of the data")
+		}
+		c.ReceiptKey = *receiptKey
+		if c.ReceiptKey == "" && !c.Dev {
+			bad("TONGQUAN_RECEIPT_KEY", "is required outside development mode: the Ed25519 key that signs receipts platforms keep as proof")
 		}
 		if c.AuthAudience == "" {
 			bad("--auth-audience", "must not be empty")

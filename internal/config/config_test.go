@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,8 +68,18 @@ func TestExternalDatabaseNeedsKeysUnlessDev(t *testing.T) {
 	_, err = load(t, env)
 	assert.ErrorContains(t, err, "--auth-issuer", "keys without an issuer")
 	env["TONGQUAN_AUTH_ISSUER"] = "https://idp.example"
+	_, err = load(t, env)
+	assert.ErrorContains(t, err, "TONGQUAN_HOLDER_KEY", "production needs the holder hash key")
+	env["TONGQUAN_HOLDER_KEY"] = "not a key"
+	_, err = load(t, env)
+	assert.ErrorContains(t, err, "at least 32 random bytes")
+	env["TONGQUAN_HOLDER_KEY"] = strings.Repeat("ab", 32)
+	_, err = load(t, env)
+	assert.ErrorContains(t, err, "TONGQUAN_RECEIPT_KEY")
+	env["TONGQUAN_RECEIPT_KEY"] = "-----BEGIN PRIVATE KEY-----"
 	c, err = load(t, env)
 	require.NoError(t, err)
+	assert.Len(t, c.HolderKey, 32)
 	assert.False(t, c.Dev)
 	assert.Equal(t, []string{"/etc/tongquan/idp.jwks"}, c.AuthKeyFiles)
 }

@@ -217,11 +217,13 @@ func TestEveryBodyIsValidatedBeforeItsHandler(t *testing.T) {
 			req := httptest.NewRequest(o.method, samplePath(o), strings.NewReader(b.body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Idempotency-Key", "bad-body-"+b.name[:3])
 			res := e.do(req)
 			assert.Equal(t, http.StatusBadRequest, res.Status, "%s %s %s: %s", o.method, o.path, b.name, res.Body)
 			assert.Equal(t, b.code, res.errorCode(t), "%s %s %s", o.method, o.path, b.name)
 		}
 		req := httptest.NewRequest(o.method, samplePath(o), strings.NewReader(`{}`))
+		req.Header.Set("Idempotency-Key", "bad-content-type")
 		req.Header.Set("Content-Type", "text/plain")
 		req.Header.Set("Authorization", "Bearer "+token)
 		res := e.do(req)

@@ -45,6 +45,14 @@ func actor(ctx context.Context) (issuer.Actor, error) {
 	return a, nil
 }
 
+// requestIDOf is the request id of a handler's context.
+func requestIDOf(ctx context.Context) string {
+	if c, ok := ctx.(*gin.Context); ok {
+		return requestID(c)
+	}
+	return ""
+}
+
 // actorAs is actor acting in a given role (one the route admitted and the caller holds).
 func actorAs(ctx context.Context, role auth.Role) (issuer.Actor, error) {
 	a, err := actor(ctx)

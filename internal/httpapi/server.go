@@ -16,8 +16,10 @@ import (
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
+	"github.com/tongquan/tongquan/internal/checkout"
 	"github.com/tongquan/tongquan/internal/httpapi/api"
 	"github.com/tongquan/tongquan/internal/httpapi/docs"
+	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/openapi"
 )
@@ -43,8 +45,10 @@ type Config struct {
 	BulkBodyLimit int64
 
 	// Use cases, per voucherd role.
-	Issuer *issuer.Service
-	Audit  *audit.Service
+	Issuer   *issuer.Service
+	Issuance *issuance.Service
+	Checkout *checkout.Service
+	Audit    *audit.Service
 }
 
 // Server is the HTTP API.
@@ -96,14 +100,18 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/docs", gin.WrapF(docs.Page))
 	e.GET("/docs/redoc.standalone.js", gin.WrapF(docs.Script))
 
-	contractRoutes := e.Group("", s.routeMiddleware(), s.bodyLimitMiddleware(), s.authMiddleware(), s.validateMiddleware())
+	contractRoutes := e.Group("", s.routeMiddleware(), s.bodyLimitMiddleware(), s.authMiddleware(), s.idempotencyMiddleware(), s.validateMiddleware())
 	strict := api.NewStrictHandlerWithOptions(&handlers{s: s}, nil, api.StrictGinServerOptions{
 		// The validator has already refused bodies that do not parse, so these
 		// fire only if the contract and the generated types disagree.
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
 			renderError(c, apperr.Wrap(err, apperr.CodeMalformedJSON, "request body does not match the contract"))
 		},
-		HandlerErrorFunc:         func(c *gin.Context, err error) { renderError(c, err) },
+		HandlerErrorFunc: func(c *gin.Context, err error) {
+			if !s.replayDuplicate(c, err) {
+				renderError(c, err)
+			}
+		},
 		ResponseErrorHandlerFunc: func(c *gin.Context, err error) { renderError(c, err) },
 	})
 	api.RegisterHandlersWithOptions(contractRoutes, strict, api.GinServerOptions{

@@ -362,3 +362,48 @@ func verifyEvents(ctx context.Context, q Querier, blocks []auditlog.Block) (*aud
 	}
 	return nil, nil
 }
+
+// AppendEvents writes many events in one statement (claim batches, grant
+// chunks), with the same rules as AppendEvent.
+func AppendEvents(ctx context.Context, q Querier, events []auditlog.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	ids, ats := make([]uuid.UUID, n), make([]time.Time, n)
+	actors, roles, actions, types, entities, reqs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	befores, afters := make([]*string, n), make([]*string, n)
+	now := time.Now()
+	for i, e := range events {
+		if err := e.Validate(); err != nil {
+			return err
+		}
+		if e.ID == uuid.Nil {
+			e.ID = uuid.Must(uuid.NewV7())
+		}
+		if e.At.IsZero() {
+			e.At = now
+		}
+		ids[i], ats[i], actors[i], roles[i], actions[i] = e.ID, e.At, e.Actor, e.ActorRole, e.Action
+		types[i], entities[i], reqs[i] = e.EntityType, e.EntityID, e.RequestID
+		if e.Before != nil {
+			s := string(e.Before)
+			befores[i] = &s
+		}
+		if e.After != nil {
+			s := string(e.After)
+			afters[i] = &s
+		}
+	}
+	_, err := q.Exec(ctx, `
+		INSERT INTO audit_events (id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
+		SELECT id, at, actor, actor_role, action, entity_type, entity_id, before::jsonb, after::jsonb, request_id
+		FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[])
+		AS t(id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)`,
+		ids, ats, actors, roles, actions, types, entities, befores, afters, reqs)
+	if err != nil {
+		return fmt.Errorf("append %d audit events: %w", n, err)
+	}
+	return nil
+}

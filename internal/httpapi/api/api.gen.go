@@ -42,13 +42,13 @@ func (e BudgetChangeStatus) Valid() bool {
 
 // Defines values for CampaignInputCurrency.
 const (
-	CNY CampaignInputCurrency = "CNY"
+	CampaignInputCurrencyCNY CampaignInputCurrency = "CNY"
 )
 
 // Valid indicates whether the value is a known member of the CampaignInputCurrency enum.
 func (e CampaignInputCurrency) Valid() bool {
 	switch e {
-	case CNY:
+	case CampaignInputCurrencyCNY:
 		return true
 	default:
 		return false
@@ -124,6 +124,27 @@ func (e EligibilityMerchantChannels) Valid() bool {
 	}
 }
 
+// Defines values for GrantStatus.
+const (
+	Done    GrantStatus = "done"
+	Failed  GrantStatus = "failed"
+	Running GrantStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the GrantStatus enum.
+func (e GrantStatus) Valid() bool {
+	switch e {
+	case Done:
+		return true
+	case Failed:
+		return true
+	case Running:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	Ok HealthStatus = "ok"
@@ -133,6 +154,30 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LotteryStatus.
+const (
+	LotteryStatusClosed      LotteryStatus = "closed"
+	LotteryStatusDrawn       LotteryStatus = "drawn"
+	LotteryStatusNotOpen     LotteryStatus = "not_open"
+	LotteryStatusRegistering LotteryStatus = "registering"
+)
+
+// Valid indicates whether the value is a known member of the LotteryStatus enum.
+func (e LotteryStatus) Valid() bool {
+	switch e {
+	case LotteryStatusClosed:
+		return true
+	case LotteryStatusDrawn:
+		return true
+	case LotteryStatusNotOpen:
+		return true
+	case LotteryStatusRegistering:
 		return true
 	default:
 		return false
@@ -229,6 +274,48 @@ func (e MerchantInputStatus) Valid() bool {
 	}
 }
 
+// Defines values for OrderCurrency.
+const (
+	OrderCurrencyCNY OrderCurrency = "CNY"
+)
+
+// Valid indicates whether the value is a known member of the OrderCurrency enum.
+func (e OrderCurrency) Valid() bool {
+	switch e {
+	case OrderCurrencyCNY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OrderItemEnergyGrade.
+const (
+	N1 OrderItemEnergyGrade = "1"
+	N2 OrderItemEnergyGrade = "2"
+	N3 OrderItemEnergyGrade = "3"
+	N4 OrderItemEnergyGrade = "4"
+	N5 OrderItemEnergyGrade = "5"
+)
+
+// Valid indicates whether the value is a known member of the OrderItemEnergyGrade enum.
+func (e OrderItemEnergyGrade) Valid() bool {
+	switch e {
+	case N1:
+		return true
+	case N2:
+		return true
+	case N3:
+		return true
+	case N4:
+		return true
+	case N5:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentChannel.
 const (
 	Alipay    PaymentChannel = "alipay"
@@ -264,19 +351,19 @@ func (e PaymentChannel) Valid() bool {
 
 // Defines values for PlatformKeyAlgorithm.
 const (
-	ES256 PlatformKeyAlgorithm = "ES256"
-	EdDSA PlatformKeyAlgorithm = "EdDSA"
-	RS256 PlatformKeyAlgorithm = "RS256"
+	PlatformKeyAlgorithmES256 PlatformKeyAlgorithm = "ES256"
+	PlatformKeyAlgorithmEdDSA PlatformKeyAlgorithm = "EdDSA"
+	PlatformKeyAlgorithmRS256 PlatformKeyAlgorithm = "RS256"
 )
 
 // Valid indicates whether the value is a known member of the PlatformKeyAlgorithm enum.
 func (e PlatformKeyAlgorithm) Valid() bool {
 	switch e {
-	case ES256:
+	case PlatformKeyAlgorithmES256:
 		return true
-	case EdDSA:
+	case PlatformKeyAlgorithmEdDSA:
 		return true
-	case RS256:
+	case PlatformKeyAlgorithmRS256:
 		return true
 	default:
 		return false
@@ -319,6 +406,147 @@ func (e PrincipalKind) Valid() bool {
 	}
 }
 
+// Defines values for ReceiptAlgorithm.
+const (
+	ReceiptAlgorithmEdDSA ReceiptAlgorithm = "EdDSA"
+)
+
+// Valid indicates whether the value is a known member of the ReceiptAlgorithm enum.
+func (e ReceiptAlgorithm) Valid() bool {
+	switch e {
+	case ReceiptAlgorithmEdDSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReceiptKeysKeysAlg.
+const (
+	ReceiptKeysKeysAlgEdDSA ReceiptKeysKeysAlg = "EdDSA"
+)
+
+// Valid indicates whether the value is a known member of the ReceiptKeysKeysAlg enum.
+func (e ReceiptKeysKeysAlg) Valid() bool {
+	switch e {
+	case ReceiptKeysKeysAlgEdDSA:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReceiptKeysKeysCrv.
+const (
+	Ed25519 ReceiptKeysKeysCrv = "Ed25519"
+)
+
+// Valid indicates whether the value is a known member of the ReceiptKeysKeysCrv enum.
+func (e ReceiptKeysKeysCrv) Valid() bool {
+	switch e {
+	case Ed25519:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReceiptKeysKeysKty.
+const (
+	OKP ReceiptKeysKeysKty = "OKP"
+)
+
+// Valid indicates whether the value is a known member of the ReceiptKeysKeysKty enum.
+func (e ReceiptKeysKeysKty) Valid() bool {
+	switch e {
+	case OKP:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReceiptKeysKeysUse.
+const (
+	Sig ReceiptKeysKeysUse = "sig"
+)
+
+// Valid indicates whether the value is a known member of the ReceiptKeysKeysUse enum.
+func (e ReceiptKeysKeysUse) Valid() bool {
+	switch e {
+	case Sig:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RedemptionStatus.
+const (
+	RedemptionStatusCancelled RedemptionStatus = "cancelled"
+	RedemptionStatusConfirmed RedemptionStatus = "confirmed"
+	RedemptionStatusExpired   RedemptionStatus = "expired"
+	RedemptionStatusRefunded  RedemptionStatus = "refunded"
+	RedemptionStatusReserved  RedemptionStatus = "reserved"
+)
+
+// Valid indicates whether the value is a known member of the RedemptionStatus enum.
+func (e RedemptionStatus) Valid() bool {
+	switch e {
+	case RedemptionStatusCancelled:
+		return true
+	case RedemptionStatusConfirmed:
+		return true
+	case RedemptionStatusExpired:
+		return true
+	case RedemptionStatusRefunded:
+		return true
+	case RedemptionStatusReserved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundRedemptionStatus.
+const (
+	RefundRedemptionStatusConfirmed RefundRedemptionStatus = "confirmed"
+	RefundRedemptionStatusRefunded  RefundRedemptionStatus = "refunded"
+)
+
+// Valid indicates whether the value is a known member of the RefundRedemptionStatus enum.
+func (e RefundRedemptionStatus) Valid() bool {
+	switch e {
+	case RefundRedemptionStatusConfirmed:
+		return true
+	case RefundRedemptionStatusRefunded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegistrationStatus.
+const (
+	Lost       RegistrationStatus = "lost"
+	Registered RegistrationStatus = "registered"
+	Won        RegistrationStatus = "won"
+)
+
+// Valid indicates whether the value is a known member of the RegistrationStatus enum.
+func (e RegistrationStatus) Valid() bool {
+	switch e {
+	case Lost:
+		return true
+	case Registered:
+		return true
+	case Won:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Role.
 const (
 	RoleApprover        Role = "approver"
@@ -337,6 +565,24 @@ func (e Role) Valid() bool {
 	case RoleCampaignManager:
 		return true
 	case RolePlatform:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoundStatus.
+const (
+	RoundStatusClosed RoundStatus = "closed"
+	RoundStatusOpen   RoundStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the RoundStatus enum.
+func (e RoundStatus) Valid() bool {
+	switch e {
+	case RoundStatusClosed:
+		return true
+	case RoundStatusOpen:
 		return true
 	default:
 		return false
@@ -379,6 +625,81 @@ func (e SanctionInputSanction) Valid() bool {
 	case SanctionInputSanctionNone:
 		return true
 	case SanctionInputSanctionSuspended:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VoucherSource.
+const (
+	VoucherSourceClaim   VoucherSource = "claim"
+	VoucherSourceGrant   VoucherSource = "grant"
+	VoucherSourceLottery VoucherSource = "lottery"
+)
+
+// Valid indicates whether the value is a known member of the VoucherSource enum.
+func (e VoucherSource) Valid() bool {
+	switch e {
+	case VoucherSourceClaim:
+		return true
+	case VoucherSourceGrant:
+		return true
+	case VoucherSourceLottery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VoucherStatus.
+const (
+	VoucherStatusActive   VoucherStatus = "active"
+	VoucherStatusExpired  VoucherStatus = "expired"
+	VoucherStatusRedeemed VoucherStatus = "redeemed"
+	VoucherStatusReserved VoucherStatus = "reserved"
+	VoucherStatusVoid     VoucherStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the VoucherStatus enum.
+func (e VoucherStatus) Valid() bool {
+	switch e {
+	case VoucherStatusActive:
+		return true
+	case VoucherStatusExpired:
+		return true
+	case VoucherStatusRedeemed:
+		return true
+	case VoucherStatusReserved:
+		return true
+	case VoucherStatusVoid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WalletQueryStatus.
+const (
+	WalletQueryStatusActive   WalletQueryStatus = "active"
+	WalletQueryStatusExpired  WalletQueryStatus = "expired"
+	WalletQueryStatusRedeemed WalletQueryStatus = "redeemed"
+	WalletQueryStatusReserved WalletQueryStatus = "reserved"
+	WalletQueryStatusVoid     WalletQueryStatus = "void"
+)
+
+// Valid indicates whether the value is a known member of the WalletQueryStatus enum.
+func (e WalletQueryStatus) Valid() bool {
+	switch e {
+	case WalletQueryStatusActive:
+		return true
+	case WalletQueryStatusExpired:
+		return true
+	case WalletQueryStatusRedeemed:
+		return true
+	case WalletQueryStatusReserved:
+		return true
+	case WalletQueryStatusVoid:
 		return true
 	default:
 		return false
@@ -540,6 +861,28 @@ type Category struct {
 	ValidityDays           int   `json:"validity_days"`
 }
 
+// CheckoutHolder defines model for CheckoutHolder.
+type CheckoutHolder struct {
+	IdNumber string `json:"id_number"`
+}
+
+// ClaimInput defines model for ClaimInput.
+type ClaimInput struct {
+	// Category Trade-in campaigns: the product category.
+	Category *string     `json:"category,omitempty"`
+	Holder   HolderInput `json:"holder"`
+
+	// TierId Consumption campaigns: the tier.
+	TierId *string `json:"tier_id,omitempty"`
+}
+
+// ConfirmInput defines model for ConfirmInput.
+type ConfirmInput struct {
+	ChannelTransactionId string         `json:"channel_transaction_id"`
+	PaidFen              int64          `json:"paid_fen"`
+	PaymentChannel       PaymentChannel `json:"payment_channel"`
+}
+
 // Eligibility defines model for Eligibility.
 type Eligibility struct {
 	HolderRegionPrefixes       *[]RegionPrefix                `json:"holder_region_prefixes,omitempty"`
@@ -585,6 +928,32 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
+// Grant defines model for Grant.
+type Grant struct {
+	CampaignId openapi_types.UUID `json:"campaign_id"`
+	CreatedAt  time.Time          `json:"created_at"`
+
+	// Duplicates Holders who already had a granted voucher of this tier.
+	Duplicates int64 `json:"duplicates"`
+
+	// Errors The first row errors (at most 1,000).
+	Errors        []RowError         `json:"errors"`
+	EtaSeconds    *float32           `json:"eta_seconds,omitempty"`
+	Failure       *string            `json:"failure,omitempty"`
+	FinishedAt    *time.Time         `json:"finished_at,omitempty"`
+	Granted       int64              `json:"granted"`
+	Id            openapi_types.UUID `json:"id"`
+	RatePerSecond *float32           `json:"rate_per_second,omitempty"`
+	Rejected      int64              `json:"rejected"`
+	RowsDone      int64              `json:"rows_done"`
+	RowsTotal     int64              `json:"rows_total"`
+	Status        GrantStatus        `json:"status"`
+	TierId        string             `json:"tier_id"`
+}
+
+// GrantStatus defines model for Grant.Status.
+type GrantStatus string
+
 // Health defines model for Health.
 type Health struct {
 	Roles  *[]string    `json:"roles,omitempty"`
@@ -594,6 +963,18 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// HolderInput defines model for HolderInput.
+type HolderInput struct {
+	// IdNumber The 18-character resident ID number; stored only as a keyed hash, never returned.
+	IdNumber string `json:"id_number"`
+
+	// RealNameVerified The platform verified the holder's real name against the ID number; required to claim.
+	RealNameVerified *bool `json:"real_name_verified,omitempty"`
+
+	// ResidenceRegion Administrative division code of the holder's residence.
+	ResidenceRegion *string `json:"residence_region,omitempty"`
+}
+
 // HourWindow defines model for HourWindow.
 type HourWindow struct {
 	// From Example: 10:00
@@ -601,6 +982,37 @@ type HourWindow struct {
 
 	// To Example: 22:00
 	To string `json:"to"`
+}
+
+// Lottery defines model for Lottery.
+type Lottery struct {
+	Algorithm     *string            `json:"algorithm,omitempty"`
+	CampaignId    openapi_types.UUID `json:"campaign_id"`
+	DrawnAt       *time.Time         `json:"drawn_at,omitempty"`
+	Registrations int64              `json:"registrations"`
+
+	// Seed The seed, revealed at the draw.
+	Seed *string `json:"seed,omitempty"`
+
+	// SeedHash SHA-256 of the seed, published before registration closes.
+	SeedHash *string       `json:"seed_hash,omitempty"`
+	Status   LotteryStatus `json:"status"`
+
+	// TicketsDigest SHA-256 over the sorted ticket list the draw used.
+	TicketsDigest *string `json:"tickets_digest,omitempty"`
+	Winners       int64   `json:"winners"`
+}
+
+// LotteryStatus defines model for Lottery.Status.
+type LotteryStatus string
+
+// LotteryRules defines model for LotteryRules.
+type LotteryRules struct {
+	DrawAt               time.Time `json:"draw_at"`
+	RegistrationClosesAt time.Time `json:"registration_closes_at"`
+	RegistrationOpensAt  time.Time `json:"registration_opens_at"`
+	TierId               string    `json:"tier_id"`
+	Winners              int64     `json:"winners"`
 }
 
 // Merchant defines model for Merchant.
@@ -661,6 +1073,42 @@ type MerchantInputChannel string
 
 // MerchantInputStatus defines model for MerchantInput.Status.
 type MerchantInputStatus string
+
+// Order defines model for Order.
+type Order struct {
+	// AmountFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	AmountFen  Fen           `json:"amount_fen"`
+	Currency   OrderCurrency `json:"currency"`
+	Items      []OrderItem   `json:"items"`
+	MerchantId string        `json:"merchant_id"`
+
+	// OrderNo Unique per platform.
+	OrderNo string `json:"order_no"`
+}
+
+// OrderCurrency defines model for Order.Currency.
+type OrderCurrency string
+
+// OrderItem defines model for OrderItem.
+type OrderItem struct {
+	// Category Product category (trade-in: the category code).
+	Category    string                `json:"category"`
+	EnergyGrade *OrderItemEnergyGrade `json:"energy_grade,omitempty"`
+	Quantity    int                   `json:"quantity"`
+
+	// RecyclingProof Reference of the old item's recycling certificate.
+	RecyclingProof *string `json:"recycling_proof,omitempty"`
+
+	// SerialNumber Device serial number or IMEI (trade-in).
+	SerialNumber *string `json:"serial_number,omitempty"`
+	Sku          string  `json:"sku"`
+
+	// UnitPriceFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	UnitPriceFen Fen `json:"unit_price_fen"`
+}
+
+// OrderItemEnergyGrade defines model for OrderItem.EnergyGrade.
+type OrderItemEnergyGrade string
 
 // PaymentChannel defines model for PaymentChannel.
 type PaymentChannel string
@@ -731,11 +1179,195 @@ type Principal struct {
 // PrincipalKind defines model for Principal.Kind.
 type PrincipalKind string
 
+// Quote defines model for Quote.
+type Quote struct {
+	// Best The voucher codes to use, best first, within the stacking rule.
+	Best        []string      `json:"best"`
+	DiscountFen int64         `json:"discount_fen"`
+	Options     []QuoteOption `json:"options"`
+	PayableFen  int64         `json:"payable_fen"`
+}
+
+// QuoteInput defines model for QuoteInput.
+type QuoteInput struct {
+	Holder         CheckoutHolder `json:"holder"`
+	Order          Order          `json:"order"`
+	PaymentChannel PaymentChannel `json:"payment_channel"`
+	VoucherCodes   *[]string      `json:"voucher_codes,omitempty"`
+}
+
+// QuoteOption defines model for QuoteOption.
+type QuoteOption struct {
+	Applicable  bool               `json:"applicable"`
+	CampaignId  openapi_types.UUID `json:"campaign_id"`
+	DiscountFen int64              `json:"discount_fen"`
+	Kind        CampaignKind       `json:"kind"`
+	Reason      *string            `json:"reason,omitempty"`
+
+	// ReasonCode Why not applicable: the code a reservation would answer.
+	ReasonCode  *string `json:"reason_code,omitempty"`
+	VoucherCode string  `json:"voucher_code"`
+}
+
+// Receipt Proof of a confirmed redemption. `signature` is Ed25519 over the bytes of `payload` (base64url of canonical JSON), verifiable with the key `key_id` from /.well-known/tongquan-receipt-keys.
+type Receipt struct {
+	Algorithm ReceiptAlgorithm `json:"algorithm"`
+	KeyId     string           `json:"key_id"`
+	Payload   string           `json:"payload"`
+	Signature string           `json:"signature"`
+}
+
+// ReceiptAlgorithm defines model for Receipt.Algorithm.
+type ReceiptAlgorithm string
+
+// ReceiptKeys defines model for ReceiptKeys.
+type ReceiptKeys struct {
+	Keys []struct {
+		Alg ReceiptKeysKeysAlg `json:"alg"`
+		Crv ReceiptKeysKeysCrv `json:"crv"`
+		Kid string             `json:"kid"`
+		Kty ReceiptKeysKeysKty `json:"kty"`
+		Use ReceiptKeysKeysUse `json:"use"`
+		X   string             `json:"x"`
+	} `json:"keys"`
+}
+
+// ReceiptKeysKeysAlg defines model for ReceiptKeys.Keys.Alg.
+type ReceiptKeysKeysAlg string
+
+// ReceiptKeysKeysCrv defines model for ReceiptKeys.Keys.Crv.
+type ReceiptKeysKeysCrv string
+
+// ReceiptKeysKeysKty defines model for ReceiptKeys.Keys.Kty.
+type ReceiptKeysKeysKty string
+
+// ReceiptKeysKeysUse defines model for ReceiptKeys.Keys.Use.
+type ReceiptKeysKeysUse string
+
+// Redemption defines model for Redemption.
+type Redemption struct {
+	AmountFen            int64              `json:"amount_fen"`
+	CampaignId           openapi_types.UUID `json:"campaign_id"`
+	ChannelTransactionId *string            `json:"channel_transaction_id,omitempty"`
+	ClawedBackFen        int64              `json:"clawed_back_fen"`
+	ConfirmedAt          *time.Time         `json:"confirmed_at,omitempty"`
+	CreatedAt            time.Time          `json:"created_at"`
+	DiscountFen          int64              `json:"discount_fen"`
+	HoldExpiresAt        time.Time          `json:"hold_expires_at"`
+	Id                   openapi_types.UUID `json:"id"`
+	Kind                 CampaignKind       `json:"kind"`
+	MerchantId           string             `json:"merchant_id"`
+	OrderNo              string             `json:"order_no"`
+	PaidFen              *int64             `json:"paid_fen,omitempty"`
+	PayableFen           int64              `json:"payable_fen"`
+	PaymentChannel       PaymentChannel     `json:"payment_channel"`
+
+	// Receipt Proof of a confirmed redemption. `signature` is Ed25519 over the bytes of `payload` (base64url of canonical JSON), verifiable with the key `key_id` from /.well-known/tongquan-receipt-keys.
+	Receipt     *Receipt         `json:"receipt,omitempty"`
+	RefundedFen int64            `json:"refunded_fen"`
+	Status      RedemptionStatus `json:"status"`
+	VoucherCode string           `json:"voucher_code"`
+}
+
+// RedemptionStatus defines model for Redemption.Status.
+type RedemptionStatus string
+
+// Refund defines model for Refund.
+type Refund struct {
+	// ClawbackFen Subsidy clawed back by this refund.
+	ClawbackFen      int64                  `json:"clawback_fen"`
+	CreatedAt        time.Time              `json:"created_at"`
+	Id               openapi_types.UUID     `json:"id"`
+	RedemptionId     openapi_types.UUID     `json:"redemption_id"`
+	RedemptionStatus RefundRedemptionStatus `json:"redemption_status"`
+	RefundFen        int64                  `json:"refund_fen"`
+	RefundNo         string                 `json:"refund_no"`
+
+	// VoucherReturned The voucher went back to its holder (full refund, still valid).
+	VoucherReturned *bool `json:"voucher_returned,omitempty"`
+}
+
+// RefundRedemptionStatus defines model for Refund.RedemptionStatus.
+type RefundRedemptionStatus string
+
+// RefundInput defines model for RefundInput.
+type RefundInput struct {
+	// RefundFen An amount in fen (1/100 yuan), at most ¥1,000,000,000.
+	RefundFen Fen `json:"refund_fen"`
+
+	// RefundNo Unique per redemption.
+	RefundNo string `json:"refund_no"`
+}
+
 // RegionPrefix defines model for RegionPrefix.
 type RegionPrefix = string
 
+// Registration defines model for Registration.
+type Registration struct {
+	CampaignId   openapi_types.UUID `json:"campaign_id"`
+	Id           openapi_types.UUID `json:"id"`
+	RegisteredAt time.Time          `json:"registered_at"`
+	Status       RegistrationStatus `json:"status"`
+
+	// Ticket The registration's ticket hash, as listed in the draw.
+	Ticket string `json:"ticket"`
+}
+
+// RegistrationStatus defines model for Registration.Status.
+type RegistrationStatus string
+
+// RegistrationInput defines model for RegistrationInput.
+type RegistrationInput struct {
+	Holder HolderInput `json:"holder"`
+}
+
+// Release A release schedule of a tier. Exactly one of `cron` (seconds field first, in the campaign's time zone) and `opens_at`.
+type Release struct {
+	// CloseAfterMinutes Close the round this long after it opens; unclaimed stock returns to the budget.
+	CloseAfterMinutes *int `json:"close_after_minutes,omitempty"`
+
+	// Cron Example: 0 0 10 * * FRI
+	Cron *string `json:"cron,omitempty"`
+
+	// Id Example: friday-200-50
+	Id       string     `json:"id"`
+	OpensAt  *time.Time `json:"opens_at,omitempty"`
+	Quantity int64      `json:"quantity"`
+	TierId   string     `json:"tier_id"`
+}
+
+// ReserveInput defines model for ReserveInput.
+type ReserveInput struct {
+	Holder         CheckoutHolder `json:"holder"`
+	Order          Order          `json:"order"`
+	PaymentChannel PaymentChannel `json:"payment_channel"`
+	VoucherCode    string         `json:"voucher_code"`
+}
+
 // Role defines model for Role.
 type Role string
+
+// Round defines model for Round.
+type Round struct {
+	CampaignId openapi_types.UUID `json:"campaign_id"`
+	Claimed    int64              `json:"claimed"`
+	ClosesAt   *time.Time         `json:"closes_at,omitempty"`
+	Id         openapi_types.UUID `json:"id"`
+	OpensAt    time.Time          `json:"opens_at"`
+	Quantity   int64              `json:"quantity"`
+	ReleaseId  string             `json:"release_id"`
+	Remaining  int64              `json:"remaining"`
+	Status     RoundStatus        `json:"status"`
+	TierId     *string            `json:"tier_id,omitempty"`
+}
+
+// RoundStatus defines model for Round.Status.
+type RoundStatus string
+
+// RoundList defines model for RoundList.
+type RoundList struct {
+	Items []Round `json:"items"`
+}
 
 // RowError defines model for RowError.
 type RowError struct {
@@ -748,9 +1380,13 @@ type RowError struct {
 
 // Rules defines model for Rules.
 type Rules struct {
-	Categories  *[]Category  `json:"categories,omitempty"`
-	Eligibility *Eligibility `json:"eligibility,omitempty"`
-	Tiers       *[]Tier      `json:"tiers,omitempty"`
+	Categories  *[]Category   `json:"categories,omitempty"`
+	Eligibility *Eligibility  `json:"eligibility,omitempty"`
+	Lottery     *LotteryRules `json:"lottery,omitempty"`
+
+	// Releases Consumption campaigns issued in first-come rounds.
+	Releases *[]Release `json:"releases,omitempty"`
+	Tiers    *[]Tier    `json:"tiers,omitempty"`
 }
 
 // Sanction defines model for Sanction.
@@ -777,6 +1413,17 @@ type SanctionInputSanction string
 // SanctionList defines model for SanctionList.
 type SanctionList struct {
 	Items []Sanction `json:"items"`
+}
+
+// Ticket defines model for Ticket.
+type Ticket struct {
+	Ticket string `json:"ticket"`
+	Won    *bool  `json:"won,omitempty"`
+}
+
+// TicketList defines model for TicketList.
+type TicketList struct {
+	Items []Ticket `json:"items"`
 }
 
 // Tier defines model for Tier.
@@ -828,11 +1475,61 @@ type VerifyReport struct {
 	UnsealedEvents int `json:"unsealed_events"`
 }
 
+// Voucher defines model for Voucher.
+type Voucher struct {
+	CampaignId openapi_types.UUID `json:"campaign_id"`
+	CapFen     *int64             `json:"cap_fen,omitempty"`
+	Category   *string            `json:"category,omitempty"`
+
+	// Code What the holder shows at checkout.
+	Code        string              `json:"code"`
+	CreatedAt   time.Time           `json:"created_at"`
+	Currency    string              `json:"currency"`
+	DiscountFen *int64              `json:"discount_fen,omitempty"`
+	GradeRateBp *map[string]int     `json:"grade_rate_bp,omitempty"`
+	Id          openapi_types.UUID  `json:"id"`
+	Kind        CampaignKind        `json:"kind"`
+	MaxPriceFen *int64              `json:"max_price_fen,omitempty"`
+	MinSpendFen *int64              `json:"min_spend_fen,omitempty"`
+	RateBp      *int                `json:"rate_bp,omitempty"`
+	RoundId     *openapi_types.UUID `json:"round_id,omitempty"`
+	Source      VoucherSource       `json:"source"`
+	Status      VoucherStatus       `json:"status"`
+	TierId      *string             `json:"tier_id,omitempty"`
+	ValidFrom   time.Time           `json:"valid_from"`
+	ValidUntil  time.Time           `json:"valid_until"`
+}
+
+// VoucherSource defines model for Voucher.Source.
+type VoucherSource string
+
+// VoucherStatus defines model for Voucher.Status.
+type VoucherStatus string
+
+// VoucherList defines model for VoucherList.
+type VoucherList struct {
+	Items []Voucher `json:"items"`
+}
+
+// WalletQuery defines model for WalletQuery.
+type WalletQuery struct {
+	Holder struct {
+		IdNumber string `json:"id_number"`
+	} `json:"holder"`
+	Status *WalletQueryStatus `json:"status,omitempty"`
+}
+
+// WalletQueryStatus defines model for WalletQuery.Status.
+type WalletQueryStatus string
+
 // CampaignID defines model for CampaignID.
 type CampaignID = openapi_types.UUID
 
 // Cursor defines model for Cursor.
 type Cursor = string
+
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
 
 // Limit defines model for Limit.
 type Limit = int
@@ -842,6 +1539,9 @@ type MerchantID = string
 
 // PlatformID defines model for PlatformID.
 type PlatformID = string
+
+// RedemptionID defines model for RedemptionID.
+type RedemptionID = openapi_types.UUID
 
 // BadRequest defines model for BadRequest.
 type BadRequest = Error
@@ -887,6 +1587,74 @@ type ListCampaignsParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// CreateClaimParams defines parameters for CreateClaim.
+type CreateClaimParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CreateGrantParams defines parameters for CreateGrant.
+type CreateGrantParams struct {
+	TierId string `form:"tier_id" json:"tier_id"`
+}
+
+// ListLotteryTicketsParams defines parameters for ListLotteryTickets.
+type ListLotteryTicketsParams struct {
+	// After Return tickets after this ticket (the previous page's last).
+	After *string `form:"after,omitempty" json:"after,omitempty"`
+	Limit *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// CreateRegistrationParams defines parameters for CreateRegistration.
+type CreateRegistrationParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// ReserveRedemptionParams defines parameters for ReserveRedemption.
+type ReserveRedemptionParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// CancelRedemptionParams defines parameters for CancelRedemption.
+type CancelRedemptionParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// ConfirmRedemptionParams defines parameters for ConfirmRedemption.
+type ConfirmRedemptionParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// RefundRedemptionParams defines parameters for RefundRedemption.
+type RefundRedemptionParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// GetWalletParams defines parameters for GetWallet.
+type GetWalletParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
 // CreateCampaignJSONRequestBody defines body for CreateCampaign for application/json ContentType.
 type CreateCampaignJSONRequestBody = CampaignInput
 
@@ -896,8 +1664,17 @@ type UpdateCampaignJSONRequestBody = CampaignPatch
 // RequestBudgetChangeJSONRequestBody defines body for RequestBudgetChange for application/json ContentType.
 type RequestBudgetChangeJSONRequestBody = BudgetChangeInput
 
+// CreateClaimJSONRequestBody defines body for CreateClaim for application/json ContentType.
+type CreateClaimJSONRequestBody = ClaimInput
+
+// CreateRegistrationJSONRequestBody defines body for CreateRegistration for application/json ContentType.
+type CreateRegistrationJSONRequestBody = RegistrationInput
+
 // TransitionCampaignJSONRequestBody defines body for TransitionCampaign for application/json ContentType.
 type TransitionCampaignJSONRequestBody = TransitionInput
+
+// QuoteCheckoutJSONRequestBody defines body for QuoteCheckout for application/json ContentType.
+type QuoteCheckoutJSONRequestBody = QuoteInput
 
 // SetSanctionJSONRequestBody defines body for SetSanction for application/json ContentType.
 type SetSanctionJSONRequestBody = SanctionInput
@@ -913,6 +1690,18 @@ type UpdatePlatformJSONRequestBody = PlatformUpdate
 
 // AddPlatformKeyJSONRequestBody defines body for AddPlatformKey for application/json ContentType.
 type AddPlatformKeyJSONRequestBody = PlatformKeyInput
+
+// ReserveRedemptionJSONRequestBody defines body for ReserveRedemption for application/json ContentType.
+type ReserveRedemptionJSONRequestBody = ReserveInput
+
+// ConfirmRedemptionJSONRequestBody defines body for ConfirmRedemption for application/json ContentType.
+type ConfirmRedemptionJSONRequestBody = ConfirmInput
+
+// RefundRedemptionJSONRequestBody defines body for RefundRedemption for application/json ContentType.
+type RefundRedemptionJSONRequestBody = RefundInput
+
+// GetWalletJSONRequestBody defines body for GetWallet for application/json ContentType.
+type GetWalletJSONRequestBody = WalletQuery
 
 // Getter for additional properties for Error_Details. Returns the specified
 // element and whether it was found
@@ -984,6 +1773,9 @@ func (a Error_Details) MarshalJSON() ([]byte, error) {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetReceiptKeys The public keys that sign receipts (JWK set), for verifying receipts offline.
+	// (GET /.well-known/tongquan-receipt-keys)
+	GetReceiptKeys(c *gin.Context)
 	// GetHealthz Liveness: the process is up.
 	// (GET /healthz)
 	GetHealthz(c *gin.Context)
@@ -1020,9 +1812,33 @@ type ServerInterface interface {
 	// RequestBudgetChange Ask to increase or decrease an approved campaign's budget (needs another person's approval).
 	// (POST /v1/campaigns/{campaign_id}/budget-changes)
 	RequestBudgetChange(c *gin.Context, campaignId CampaignID)
+	// CreateClaim A holder claims a voucher (consumption tier, from the open round) or a trade-in qualification (category).
+	// (POST /v1/campaigns/{campaign_id}/claims)
+	CreateClaim(c *gin.Context, campaignId CampaignID, params CreateClaimParams)
+	// CreateGrant Grant vouchers directly to a list of holders (CSV, up to millions of rows); runs as a job.
+	// (POST /v1/campaigns/{campaign_id}/grants)
+	CreateGrant(c *gin.Context, campaignId CampaignID, params CreateGrantParams)
+	// GetLottery The lottery's published state; the seed's hash before the draw, the seed after it.
+	// (GET /v1/campaigns/{campaign_id}/lottery)
+	GetLottery(c *gin.Context, campaignId CampaignID)
+	// ListLotteryTickets Every registration's ticket hash in draw order, with the outcome once drawn, so anyone can reproduce the draw.
+	// (GET /v1/campaigns/{campaign_id}/lottery/tickets)
+	ListLotteryTickets(c *gin.Context, campaignId CampaignID, params ListLotteryTicketsParams)
+	// CreateRegistration Register a holder for the campaign's lottery (one registration per holder).
+	// (POST /v1/campaigns/{campaign_id}/registrations)
+	CreateRegistration(c *gin.Context, campaignId CampaignID, params CreateRegistrationParams)
+	// ListRounds The campaign's release rounds with live stock and claims.
+	// (GET /v1/campaigns/{campaign_id}/rounds)
+	ListRounds(c *gin.Context, campaignId CampaignID)
 	// TransitionCampaign Move a campaign through its lifecycle.
 	// (POST /v1/campaigns/{campaign_id}/{action})
 	TransitionCampaign(c *gin.Context, campaignId CampaignID, action string)
+	// QuoteCheckout Price an order with the holder's vouchers (or the codes given); writes nothing.
+	// (POST /v1/checkout/quote)
+	QuoteCheckout(c *gin.Context)
+	// GetGrant A grant job's progress (rows done of total, rate, ETA) and row errors.
+	// (GET /v1/grants/{grant_id})
+	GetGrant(c *gin.Context, grantId openapi_types.UUID)
 	// GetMe Who the presented token says the caller is.
 	// (GET /v1/me)
 	GetMe(c *gin.Context)
@@ -1059,6 +1875,24 @@ type ServerInterface interface {
 	// RevokePlatformKey Revoke a key; tokens signed with it are refused from then on.
 	// (POST /v1/platforms/{platform_id}/keys/{key_id}/revoke)
 	RevokePlatformKey(c *gin.Context, platformId PlatformID, keyId string)
+	// ReserveRedemption Reserve a voucher for an order (two-phase checkout, phase one).
+	// (POST /v1/redemptions)
+	ReserveRedemption(c *gin.Context, params ReserveRedemptionParams)
+	// GetRedemption One of the calling platform's redemptions.
+	// (GET /v1/redemptions/{redemption_id})
+	GetRedemption(c *gin.Context, redemptionId RedemptionID)
+	// CancelRedemption Cancel a reservation; the voucher returns to its holder.
+	// (POST /v1/redemptions/{redemption_id}/cancel)
+	CancelRedemption(c *gin.Context, redemptionId RedemptionID, params CancelRedemptionParams)
+	// ConfirmRedemption Confirm after the payment succeeded; answers with a signed receipt.
+	// (POST /v1/redemptions/{redemption_id}/confirm)
+	ConfirmRedemption(c *gin.Context, redemptionId RedemptionID, params ConfirmRedemptionParams)
+	// RefundRedemption Refund a confirmed redemption, fully or partly; the subsidy is clawed back pro rata.
+	// (POST /v1/redemptions/{redemption_id}/refunds)
+	RefundRedemption(c *gin.Context, redemptionId RedemptionID, params RefundRedemptionParams)
+	// GetWallet A holder's vouchers across every campaign and platform (POST so the ID number stays out of URLs).
+	// (POST /v1/wallet)
+	GetWallet(c *gin.Context, params GetWalletParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1069,6 +1903,19 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(c *gin.Context)
+
+// GetReceiptKeys operation middleware
+func (siw *ServerInterfaceWrapper) GetReceiptKeys(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReceiptKeys(c)
+}
 
 // GetHealthz operation middleware
 func (siw *ServerInterfaceWrapper) GetHealthz(c *gin.Context) {
@@ -1383,6 +2230,240 @@ func (siw *ServerInterfaceWrapper) RequestBudgetChange(c *gin.Context) {
 	siw.Handler.RequestBudgetChange(c, campaignId)
 }
 
+// CreateClaim operation middleware
+func (siw *ServerInterfaceWrapper) CreateClaim(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateClaimParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateClaim(c, campaignId, params)
+}
+
+// CreateGrant operation middleware
+func (siw *ServerInterfaceWrapper) CreateGrant(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateGrantParams
+
+	// ------------- Required query parameter "tier_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "tier_id", c.Request.URL.Query(), &params.TierId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tier_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateGrant(c, campaignId, params)
+}
+
+// GetLottery operation middleware
+func (siw *ServerInterfaceWrapper) GetLottery(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetLottery(c, campaignId)
+}
+
+// ListLotteryTickets operation middleware
+func (siw *ServerInterfaceWrapper) ListLotteryTickets(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListLotteryTicketsParams
+
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", c.Request.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter after: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListLotteryTickets(c, campaignId, params)
+}
+
+// CreateRegistration operation middleware
+func (siw *ServerInterfaceWrapper) CreateRegistration(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateRegistrationParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateRegistration(c, campaignId, params)
+}
+
+// ListRounds operation middleware
+func (siw *ServerInterfaceWrapper) ListRounds(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "campaign_id" -------------
+	var campaignId CampaignID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "campaign_id", c.Param("campaign_id"), &campaignId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListRounds(c, campaignId)
+}
+
 // TransitionCampaign operation middleware
 func (siw *ServerInterfaceWrapper) TransitionCampaign(c *gin.Context) {
 
@@ -1415,6 +2496,44 @@ func (siw *ServerInterfaceWrapper) TransitionCampaign(c *gin.Context) {
 	}
 
 	siw.Handler.TransitionCampaign(c, campaignId, action)
+}
+
+// QuoteCheckout operation middleware
+func (siw *ServerInterfaceWrapper) QuoteCheckout(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.QuoteCheckout(c)
+}
+
+// GetGrant operation middleware
+func (siw *ServerInterfaceWrapper) GetGrant(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "grant_id" -------------
+	var grantId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "grant_id", c.Param("grant_id"), &grantId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter grant_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetGrant(c, grantId)
 }
 
 // GetMe operation middleware
@@ -1666,6 +2785,273 @@ func (siw *ServerInterfaceWrapper) RevokePlatformKey(c *gin.Context) {
 	siw.Handler.RevokePlatformKey(c, platformId, keyId)
 }
 
+// ReserveRedemption operation middleware
+func (siw *ServerInterfaceWrapper) ReserveRedemption(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReserveRedemptionParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ReserveRedemption(c, params)
+}
+
+// GetRedemption operation middleware
+func (siw *ServerInterfaceWrapper) GetRedemption(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "redemption_id" -------------
+	var redemptionId RedemptionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "redemption_id", c.Param("redemption_id"), &redemptionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter redemption_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetRedemption(c, redemptionId)
+}
+
+// CancelRedemption operation middleware
+func (siw *ServerInterfaceWrapper) CancelRedemption(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "redemption_id" -------------
+	var redemptionId RedemptionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "redemption_id", c.Param("redemption_id"), &redemptionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter redemption_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CancelRedemptionParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CancelRedemption(c, redemptionId, params)
+}
+
+// ConfirmRedemption operation middleware
+func (siw *ServerInterfaceWrapper) ConfirmRedemption(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "redemption_id" -------------
+	var redemptionId RedemptionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "redemption_id", c.Param("redemption_id"), &redemptionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter redemption_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ConfirmRedemptionParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ConfirmRedemption(c, redemptionId, params)
+}
+
+// RefundRedemption operation middleware
+func (siw *ServerInterfaceWrapper) RefundRedemption(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "redemption_id" -------------
+	var redemptionId RedemptionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "redemption_id", c.Param("redemption_id"), &redemptionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter redemption_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RefundRedemptionParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RefundRedemption(c, redemptionId, params)
+}
+
+// GetWallet operation middleware
+func (siw *ServerInterfaceWrapper) GetWallet(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetWalletParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWallet(c, params)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -1716,6 +3102,21 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id/budget-changes", wrapper.ListBudgetChanges)
 	router.POST(options.BaseURL+"/v1/campaigns/:campaign_id/budget-changes", wrapper.RequestBudgetChange)
 	router.POST(options.BaseURL+"/v1/budget-changes/:change_id/:decision", wrapper.DecideBudgetChange)
+	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id/rounds", wrapper.ListRounds)
+	router.POST(options.BaseURL+"/v1/campaigns/:campaign_id/claims", wrapper.CreateClaim)
+	router.POST(options.BaseURL+"/v1/campaigns/:campaign_id/registrations", wrapper.CreateRegistration)
+	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id/lottery", wrapper.GetLottery)
+	router.GET(options.BaseURL+"/v1/campaigns/:campaign_id/lottery/tickets", wrapper.ListLotteryTickets)
+	router.POST(options.BaseURL+"/v1/campaigns/:campaign_id/grants", wrapper.CreateGrant)
+	router.GET(options.BaseURL+"/v1/grants/:grant_id", wrapper.GetGrant)
+	router.POST(options.BaseURL+"/v1/wallet", wrapper.GetWallet)
+	router.POST(options.BaseURL+"/v1/checkout/quote", wrapper.QuoteCheckout)
+	router.POST(options.BaseURL+"/v1/redemptions", wrapper.ReserveRedemption)
+	router.GET(options.BaseURL+"/v1/redemptions/:redemption_id", wrapper.GetRedemption)
+	router.POST(options.BaseURL+"/v1/redemptions/:redemption_id/confirm", wrapper.ConfirmRedemption)
+	router.POST(options.BaseURL+"/v1/redemptions/:redemption_id/cancel", wrapper.CancelRedemption)
+	router.POST(options.BaseURL+"/v1/redemptions/:redemption_id/refunds", wrapper.RefundRedemption)
+	router.GET(options.BaseURL+"/.well-known/tongquan-receipt-keys", wrapper.GetReceiptKeys)
 	router.GET(options.BaseURL+"/v1/audit/events", wrapper.ListAuditEvents)
 	router.GET(options.BaseURL+"/v1/audit/verify", wrapper.VerifyAudit)
 }
@@ -1735,6 +3136,44 @@ type NotFoundJSONResponse Error
 type UnauthorizedJSONResponse Error
 
 type UnavailableJSONResponse Error
+
+type GetReceiptKeysRequestObject struct {
+}
+
+type GetReceiptKeysResponseObject interface {
+	VisitGetReceiptKeysResponse(w http.ResponseWriter) error
+}
+
+type GetReceiptKeys200JSONResponse ReceiptKeys
+
+func (response GetReceiptKeys200JSONResponse) VisitGetReceiptKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReceiptKeysdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetReceiptKeysdefaultJSONResponse) VisitGetReceiptKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type GetHealthzRequestObject struct {
 }
@@ -2750,6 +4189,247 @@ func (response RequestBudgetChangedefaultJSONResponse) VisitRequestBudgetChangeR
 	return err
 }
 
+type CreateClaimRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Params     CreateClaimParams
+	Body       *CreateClaimJSONRequestBody
+}
+
+type CreateClaimResponseObject interface {
+	VisitCreateClaimResponse(w http.ResponseWriter) error
+}
+
+type CreateClaim201JSONResponse Voucher
+
+func (response CreateClaim201JSONResponse) VisitCreateClaimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateClaimdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateClaimdefaultJSONResponse) VisitCreateClaimResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrantRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Params     CreateGrantParams
+	Body       io.Reader
+}
+
+type CreateGrantResponseObject interface {
+	VisitCreateGrantResponse(w http.ResponseWriter) error
+}
+
+type CreateGrant202JSONResponse Grant
+
+func (response CreateGrant202JSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrantdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateGrantdefaultJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLotteryRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+}
+
+type GetLotteryResponseObject interface {
+	VisitGetLotteryResponse(w http.ResponseWriter) error
+}
+
+type GetLottery200JSONResponse Lottery
+
+func (response GetLottery200JSONResponse) VisitGetLotteryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLotterydefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetLotterydefaultJSONResponse) VisitGetLotteryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLotteryTicketsRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Params     ListLotteryTicketsParams
+}
+
+type ListLotteryTicketsResponseObject interface {
+	VisitListLotteryTicketsResponse(w http.ResponseWriter) error
+}
+
+type ListLotteryTickets200JSONResponse TicketList
+
+func (response ListLotteryTickets200JSONResponse) VisitListLotteryTicketsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLotteryTicketsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListLotteryTicketsdefaultJSONResponse) VisitListLotteryTicketsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRegistrationRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+	Params     CreateRegistrationParams
+	Body       *CreateRegistrationJSONRequestBody
+}
+
+type CreateRegistrationResponseObject interface {
+	VisitCreateRegistrationResponse(w http.ResponseWriter) error
+}
+
+type CreateRegistration201JSONResponse Registration
+
+func (response CreateRegistration201JSONResponse) VisitCreateRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRegistrationdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateRegistrationdefaultJSONResponse) VisitCreateRegistrationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoundsRequestObject struct {
+	CampaignId CampaignID `json:"campaign_id"`
+}
+
+type ListRoundsResponseObject interface {
+	VisitListRoundsResponse(w http.ResponseWriter) error
+}
+
+type ListRounds200JSONResponse RoundList
+
+func (response ListRounds200JSONResponse) VisitListRoundsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoundsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListRoundsdefaultJSONResponse) VisitListRoundsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TransitionCampaignRequestObject struct {
 	CampaignId CampaignID `json:"campaign_id"`
 	Action     string     `json:"action"`
@@ -2850,6 +4530,84 @@ type TransitionCampaigndefaultJSONResponse struct {
 }
 
 func (response TransitionCampaigndefaultJSONResponse) VisitTransitionCampaignResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuoteCheckoutRequestObject struct {
+	Body *QuoteCheckoutJSONRequestBody
+}
+
+type QuoteCheckoutResponseObject interface {
+	VisitQuoteCheckoutResponse(w http.ResponseWriter) error
+}
+
+type QuoteCheckout200JSONResponse Quote
+
+func (response QuoteCheckout200JSONResponse) VisitQuoteCheckoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QuoteCheckoutdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response QuoteCheckoutdefaultJSONResponse) VisitQuoteCheckoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGrantRequestObject struct {
+	GrantId openapi_types.UUID `json:"grant_id"`
+}
+
+type GetGrantResponseObject interface {
+	VisitGetGrantResponse(w http.ResponseWriter) error
+}
+
+type GetGrant200JSONResponse Grant
+
+func (response GetGrant200JSONResponse) VisitGetGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGrantdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetGrantdefaultJSONResponse) VisitGetGrantResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3877,8 +5635,252 @@ func (response RevokePlatformKeydefaultJSONResponse) VisitRevokePlatformKeyRespo
 	return err
 }
 
+type ReserveRedemptionRequestObject struct {
+	Params ReserveRedemptionParams
+	Body   *ReserveRedemptionJSONRequestBody
+}
+
+type ReserveRedemptionResponseObject interface {
+	VisitReserveRedemptionResponse(w http.ResponseWriter) error
+}
+
+type ReserveRedemption201JSONResponse Redemption
+
+func (response ReserveRedemption201JSONResponse) VisitReserveRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReserveRedemptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ReserveRedemptiondefaultJSONResponse) VisitReserveRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRedemptionRequestObject struct {
+	RedemptionId RedemptionID `json:"redemption_id"`
+}
+
+type GetRedemptionResponseObject interface {
+	VisitGetRedemptionResponse(w http.ResponseWriter) error
+}
+
+type GetRedemption200JSONResponse Redemption
+
+func (response GetRedemption200JSONResponse) VisitGetRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRedemptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetRedemptiondefaultJSONResponse) VisitGetRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelRedemptionRequestObject struct {
+	RedemptionId RedemptionID `json:"redemption_id"`
+	Params       CancelRedemptionParams
+}
+
+type CancelRedemptionResponseObject interface {
+	VisitCancelRedemptionResponse(w http.ResponseWriter) error
+}
+
+type CancelRedemption200JSONResponse Redemption
+
+func (response CancelRedemption200JSONResponse) VisitCancelRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CancelRedemptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CancelRedemptiondefaultJSONResponse) VisitCancelRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmRedemptionRequestObject struct {
+	RedemptionId RedemptionID `json:"redemption_id"`
+	Params       ConfirmRedemptionParams
+	Body         *ConfirmRedemptionJSONRequestBody
+}
+
+type ConfirmRedemptionResponseObject interface {
+	VisitConfirmRedemptionResponse(w http.ResponseWriter) error
+}
+
+type ConfirmRedemption200JSONResponse Redemption
+
+func (response ConfirmRedemption200JSONResponse) VisitConfirmRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ConfirmRedemptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ConfirmRedemptiondefaultJSONResponse) VisitConfirmRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundRedemptionRequestObject struct {
+	RedemptionId RedemptionID `json:"redemption_id"`
+	Params       RefundRedemptionParams
+	Body         *RefundRedemptionJSONRequestBody
+}
+
+type RefundRedemptionResponseObject interface {
+	VisitRefundRedemptionResponse(w http.ResponseWriter) error
+}
+
+type RefundRedemption201JSONResponse Refund
+
+func (response RefundRedemption201JSONResponse) VisitRefundRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RefundRedemptiondefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response RefundRedemptiondefaultJSONResponse) VisitRefundRedemptionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWalletRequestObject struct {
+	Params GetWalletParams
+	Body   *GetWalletJSONRequestBody
+}
+
+type GetWalletResponseObject interface {
+	VisitGetWalletResponse(w http.ResponseWriter) error
+}
+
+type GetWallet200JSONResponse VoucherList
+
+func (response GetWallet200JSONResponse) VisitGetWalletResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWalletdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetWalletdefaultJSONResponse) VisitGetWalletResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetReceiptKeys The public keys that sign receipts (JWK set), for verifying receipts offline.
+	// (GET /.well-known/tongquan-receipt-keys)
+	GetReceiptKeys(ctx context.Context, request GetReceiptKeysRequestObject) (GetReceiptKeysResponseObject, error)
 	// GetHealthz Liveness: the process is up.
 	// (GET /healthz)
 	GetHealthz(ctx context.Context, request GetHealthzRequestObject) (GetHealthzResponseObject, error)
@@ -3915,9 +5917,33 @@ type StrictServerInterface interface {
 	// RequestBudgetChange Ask to increase or decrease an approved campaign's budget (needs another person's approval).
 	// (POST /v1/campaigns/{campaign_id}/budget-changes)
 	RequestBudgetChange(ctx context.Context, request RequestBudgetChangeRequestObject) (RequestBudgetChangeResponseObject, error)
+	// CreateClaim A holder claims a voucher (consumption tier, from the open round) or a trade-in qualification (category).
+	// (POST /v1/campaigns/{campaign_id}/claims)
+	CreateClaim(ctx context.Context, request CreateClaimRequestObject) (CreateClaimResponseObject, error)
+	// CreateGrant Grant vouchers directly to a list of holders (CSV, up to millions of rows); runs as a job.
+	// (POST /v1/campaigns/{campaign_id}/grants)
+	CreateGrant(ctx context.Context, request CreateGrantRequestObject) (CreateGrantResponseObject, error)
+	// GetLottery The lottery's published state; the seed's hash before the draw, the seed after it.
+	// (GET /v1/campaigns/{campaign_id}/lottery)
+	GetLottery(ctx context.Context, request GetLotteryRequestObject) (GetLotteryResponseObject, error)
+	// ListLotteryTickets Every registration's ticket hash in draw order, with the outcome once drawn, so anyone can reproduce the draw.
+	// (GET /v1/campaigns/{campaign_id}/lottery/tickets)
+	ListLotteryTickets(ctx context.Context, request ListLotteryTicketsRequestObject) (ListLotteryTicketsResponseObject, error)
+	// CreateRegistration Register a holder for the campaign's lottery (one registration per holder).
+	// (POST /v1/campaigns/{campaign_id}/registrations)
+	CreateRegistration(ctx context.Context, request CreateRegistrationRequestObject) (CreateRegistrationResponseObject, error)
+	// ListRounds The campaign's release rounds with live stock and claims.
+	// (GET /v1/campaigns/{campaign_id}/rounds)
+	ListRounds(ctx context.Context, request ListRoundsRequestObject) (ListRoundsResponseObject, error)
 	// TransitionCampaign Move a campaign through its lifecycle.
 	// (POST /v1/campaigns/{campaign_id}/{action})
 	TransitionCampaign(ctx context.Context, request TransitionCampaignRequestObject) (TransitionCampaignResponseObject, error)
+	// QuoteCheckout Price an order with the holder's vouchers (or the codes given); writes nothing.
+	// (POST /v1/checkout/quote)
+	QuoteCheckout(ctx context.Context, request QuoteCheckoutRequestObject) (QuoteCheckoutResponseObject, error)
+	// GetGrant A grant job's progress (rows done of total, rate, ETA) and row errors.
+	// (GET /v1/grants/{grant_id})
+	GetGrant(ctx context.Context, request GetGrantRequestObject) (GetGrantResponseObject, error)
 	// GetMe Who the presented token says the caller is.
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -3954,6 +5980,24 @@ type StrictServerInterface interface {
 	// RevokePlatformKey Revoke a key; tokens signed with it are refused from then on.
 	// (POST /v1/platforms/{platform_id}/keys/{key_id}/revoke)
 	RevokePlatformKey(ctx context.Context, request RevokePlatformKeyRequestObject) (RevokePlatformKeyResponseObject, error)
+	// ReserveRedemption Reserve a voucher for an order (two-phase checkout, phase one).
+	// (POST /v1/redemptions)
+	ReserveRedemption(ctx context.Context, request ReserveRedemptionRequestObject) (ReserveRedemptionResponseObject, error)
+	// GetRedemption One of the calling platform's redemptions.
+	// (GET /v1/redemptions/{redemption_id})
+	GetRedemption(ctx context.Context, request GetRedemptionRequestObject) (GetRedemptionResponseObject, error)
+	// CancelRedemption Cancel a reservation; the voucher returns to its holder.
+	// (POST /v1/redemptions/{redemption_id}/cancel)
+	CancelRedemption(ctx context.Context, request CancelRedemptionRequestObject) (CancelRedemptionResponseObject, error)
+	// ConfirmRedemption Confirm after the payment succeeded; answers with a signed receipt.
+	// (POST /v1/redemptions/{redemption_id}/confirm)
+	ConfirmRedemption(ctx context.Context, request ConfirmRedemptionRequestObject) (ConfirmRedemptionResponseObject, error)
+	// RefundRedemption Refund a confirmed redemption, fully or partly; the subsidy is clawed back pro rata.
+	// (POST /v1/redemptions/{redemption_id}/refunds)
+	RefundRedemption(ctx context.Context, request RefundRedemptionRequestObject) (RefundRedemptionResponseObject, error)
+	// GetWallet A holder's vouchers across every campaign and platform (POST so the ID number stays out of URLs).
+	// (POST /v1/wallet)
+	GetWallet(ctx context.Context, request GetWalletRequestObject) (GetWalletResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx *gin.Context, request any) (any, error)
@@ -4011,6 +6055,30 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictGinServerOptions
+}
+
+// GetReceiptKeys operation middleware
+func (sh *strictHandler) GetReceiptKeys(ctx *gin.Context) {
+	var request GetReceiptKeysRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReceiptKeys(ctx, request.(GetReceiptKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReceiptKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReceiptKeysResponseObject); ok {
+		if err := validResponse.VisitGetReceiptKeysResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // GetHealthz operation middleware
@@ -4372,6 +6440,204 @@ func (sh *strictHandler) RequestBudgetChange(ctx *gin.Context, campaignId Campai
 	}
 }
 
+// CreateClaim operation middleware
+func (sh *strictHandler) CreateClaim(ctx *gin.Context, campaignId CampaignID, params CreateClaimParams) {
+	var request CreateClaimRequestObject
+
+	request.CampaignId = campaignId
+	request.Params = params
+
+	var body CreateClaimJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateClaim(ctx, request.(CreateClaimRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateClaim")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateClaimResponseObject); ok {
+		if err := validResponse.VisitCreateClaimResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateGrant operation middleware
+func (sh *strictHandler) CreateGrant(ctx *gin.Context, campaignId CampaignID, params CreateGrantParams) {
+	var request CreateGrantRequestObject
+
+	request.CampaignId = campaignId
+	request.Params = params
+
+	request.Body = ctx.Request.Body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateGrant(ctx, request.(CreateGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateGrant")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateGrantResponseObject); ok {
+		if err := validResponse.VisitCreateGrantResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetLottery operation middleware
+func (sh *strictHandler) GetLottery(ctx *gin.Context, campaignId CampaignID) {
+	var request GetLotteryRequestObject
+
+	request.CampaignId = campaignId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLottery(ctx, request.(GetLotteryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLottery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetLotteryResponseObject); ok {
+		if err := validResponse.VisitGetLotteryResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListLotteryTickets operation middleware
+func (sh *strictHandler) ListLotteryTickets(ctx *gin.Context, campaignId CampaignID, params ListLotteryTicketsParams) {
+	var request ListLotteryTicketsRequestObject
+
+	request.CampaignId = campaignId
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListLotteryTickets(ctx, request.(ListLotteryTicketsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListLotteryTickets")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListLotteryTicketsResponseObject); ok {
+		if err := validResponse.VisitListLotteryTicketsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateRegistration operation middleware
+func (sh *strictHandler) CreateRegistration(ctx *gin.Context, campaignId CampaignID, params CreateRegistrationParams) {
+	var request CreateRegistrationRequestObject
+
+	request.CampaignId = campaignId
+	request.Params = params
+
+	var body CreateRegistrationJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRegistration(ctx, request.(CreateRegistrationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRegistration")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateRegistrationResponseObject); ok {
+		if err := validResponse.VisitCreateRegistrationResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListRounds operation middleware
+func (sh *strictHandler) ListRounds(ctx *gin.Context, campaignId CampaignID) {
+	var request ListRoundsRequestObject
+
+	request.CampaignId = campaignId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRounds(ctx, request.(ListRoundsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRounds")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListRoundsResponseObject); ok {
+		if err := validResponse.VisitListRoundsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // TransitionCampaign operation middleware
 func (sh *strictHandler) TransitionCampaign(ctx *gin.Context, campaignId CampaignID, action string) {
 	var request TransitionCampaignRequestObject
@@ -4413,6 +6679,74 @@ func (sh *strictHandler) TransitionCampaign(ctx *gin.Context, campaignId Campaig
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(TransitionCampaignResponseObject); ok {
 		if err := validResponse.VisitTransitionCampaignResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// QuoteCheckout operation middleware
+func (sh *strictHandler) QuoteCheckout(ctx *gin.Context) {
+	var request QuoteCheckoutRequestObject
+
+	var body QuoteCheckoutJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.QuoteCheckout(ctx, request.(QuoteCheckoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "QuoteCheckout")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(QuoteCheckoutResponseObject); ok {
+		if err := validResponse.VisitQuoteCheckoutResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetGrant operation middleware
+func (sh *strictHandler) GetGrant(ctx *gin.Context, grantId openapi_types.UUID) {
+	var request GetGrantRequestObject
+
+	request.GrantId = grantId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGrant(ctx, request.(GetGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGrant")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetGrantResponseObject); ok {
+		if err := validResponse.VisitGetGrantResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -4808,6 +7142,237 @@ func (sh *strictHandler) RevokePlatformKey(ctx *gin.Context, platformId Platform
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(RevokePlatformKeyResponseObject); ok {
 		if err := validResponse.VisitRevokePlatformKeyResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReserveRedemption operation middleware
+func (sh *strictHandler) ReserveRedemption(ctx *gin.Context, params ReserveRedemptionParams) {
+	var request ReserveRedemptionRequestObject
+
+	request.Params = params
+
+	var body ReserveRedemptionJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ReserveRedemption(ctx, request.(ReserveRedemptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReserveRedemption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ReserveRedemptionResponseObject); ok {
+		if err := validResponse.VisitReserveRedemptionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetRedemption operation middleware
+func (sh *strictHandler) GetRedemption(ctx *gin.Context, redemptionId RedemptionID) {
+	var request GetRedemptionRequestObject
+
+	request.RedemptionId = redemptionId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRedemption(ctx, request.(GetRedemptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRedemption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetRedemptionResponseObject); ok {
+		if err := validResponse.VisitGetRedemptionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CancelRedemption operation middleware
+func (sh *strictHandler) CancelRedemption(ctx *gin.Context, redemptionId RedemptionID, params CancelRedemptionParams) {
+	var request CancelRedemptionRequestObject
+
+	request.RedemptionId = redemptionId
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelRedemption(ctx, request.(CancelRedemptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelRedemption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CancelRedemptionResponseObject); ok {
+		if err := validResponse.VisitCancelRedemptionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ConfirmRedemption operation middleware
+func (sh *strictHandler) ConfirmRedemption(ctx *gin.Context, redemptionId RedemptionID, params ConfirmRedemptionParams) {
+	var request ConfirmRedemptionRequestObject
+
+	request.RedemptionId = redemptionId
+	request.Params = params
+
+	var body ConfirmRedemptionJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ConfirmRedemption(ctx, request.(ConfirmRedemptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ConfirmRedemption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ConfirmRedemptionResponseObject); ok {
+		if err := validResponse.VisitConfirmRedemptionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RefundRedemption operation middleware
+func (sh *strictHandler) RefundRedemption(ctx *gin.Context, redemptionId RedemptionID, params RefundRedemptionParams) {
+	var request RefundRedemptionRequestObject
+
+	request.RedemptionId = redemptionId
+	request.Params = params
+
+	var body RefundRedemptionJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RefundRedemption(ctx, request.(RefundRedemptionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RefundRedemption")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RefundRedemptionResponseObject); ok {
+		if err := validResponse.VisitRefundRedemptionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetWallet operation middleware
+func (sh *strictHandler) GetWallet(ctx *gin.Context, params GetWalletParams) {
+	var request GetWalletRequestObject
+
+	request.Params = params
+
+	var body GetWalletJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWallet(ctx, request.(GetWalletRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWallet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetWalletResponseObject); ok {
+		if err := validResponse.VisitGetWalletResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

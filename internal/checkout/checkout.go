@@ -1,0 +1,376 @@
+// Package checkout holds the use cases of the redemption role: quote,
+// reserve, confirm, cancel, refund and the expiry of holds. Each use case
+// owns its transaction; rows are locked in one order: the idempotency key,
+// the voucher, the redemption, the order, then the ledger.
+package checkout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/auditlog"
+	"github.com/tongquan/tongquan/internal/campaign"
+	"github.com/tongquan/tongquan/internal/holder"
+	"github.com/tongquan/tongquan/internal/idempotency"
+	"github.com/tongquan/tongquan/internal/ledger"
+	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/redemption"
+	"github.com/tongquan/tongquan/internal/voucher"
+)
+
+// Service runs the checkout use cases.
+type Service struct {
+	pool   *pgxpool.Pool
+	now    func() time.Time
+	hasher *holder.Hasher
+	signer *redemption.Signer
+}
+
+// Options configure the service.
+type Options struct {
+	Now    func() time.Time
+	Hasher *holder.Hasher
+	Signer *redemption.Signer // signs receipts at confirm
+}
+
+// New returns the checkout use cases.
+func New(pool *pgxpool.Pool, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, signer: opt.Signer}
+}
+
+// ReceiptKeys are the public keys receipts are verified with.
+func (s *Service) ReceiptKeys() []redemption.JWK { return []redemption.JWK{s.signer.PublicJWK()} }
+
+// Request is a checkout call from a platform.
+type Request struct {
+	PlatformID string
+	Idem       idempotency.Key
+	RequestID  string
+}
+
+// ReserveInput is phase one of checkout.
+type ReserveInput struct {
+	VoucherCode string
+	IDNumber    string
+	Order       redemption.Order
+	Channel     string
+}
+
+// Reserve holds a voucher for an order: every rule checked, the voucher
+// reserved, its value (or the trade-in subsidy) held in the ledger until the
+// hold expires.
+func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
+	hash, err := s.holderHash(in.IDNumber)
+	if err != nil {
+		return idempotency.Response{}, err
+	}
+	if err := in.Order.Validate(); err != nil {
+		return idempotency.Response{}, err
+	}
+	var resp idempotency.Response
+	err = postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+			return err
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		v, found, err := postgres.LockVoucherByCode(ctx, tx, in.VoucherCode)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return apperr.New(redemption.CodeVoucherNotFound, "no voucher %s for this holder", in.VoucherCode)
+		}
+		c, err := postgres.GetCampaign(ctx, tx, v.CampaignID)
+		if err != nil {
+			return err
+		}
+		m, err := postgres.MerchantForCheckout(ctx, tx, req.PlatformID, in.Order.MerchantID)
+		merchant := &m
+		if apperr.Is(err, apperr.CodeNotFound) {
+			merchant = nil
+		} else if err != nil {
+			return err
+		}
+		out, err := redemption.Check(v, in.Order, redemption.Context{
+			Campaign: &c, Merchant: merchant, PlatformID: req.PlatformID, Channel: in.Channel, HolderHash: hash, Now: now,
+		})
+		if err != nil {
+			return err
+		}
+		if err := postgres.AddOrderVoucher(ctx, tx, req.PlatformID, in.Order.OrderNo, orderFingerprint(in.Order),
+			c.Rules.Eligibility.MaxVouchersPerOrder); err != nil {
+			return err
+		}
+		r := postgres.Redemption{
+			ID: uuid.Must(uuid.NewV7()), PlatformID: req.PlatformID, OrderNo: in.Order.OrderNo, VoucherID: v.ID,
+			VoucherCode: v.Code, CampaignID: c.ID, Kind: string(c.Kind), Holder: hash, MerchantID: in.Order.MerchantID,
+			AmountFen: in.Order.AmountFen, DiscountFen: out.DiscountFen, MinSpendFen: v.MinSpendFen, Channel: in.Channel,
+			Status: "reserved", SerialNumber: out.SerialNumber, Category: out.Category,
+			HoldExpiresAt: now.Add(time.Duration(c.HoldMinutes) * time.Minute), CreatedAt: now, UpdatedAt: now,
+		}
+		if err := postgres.InsertRedemption(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := postgres.SetVoucherStatus(ctx, tx, v.ID, voucher.Reserved, now); err != nil {
+			return err
+		}
+		kind := ledger.Hold
+		if c.Kind == campaign.KindTradeIn {
+			kind = ledger.SubsidyHold // the subsidy is drawn from the budget at checkout
+		}
+		if err := s.move(ctx, tx, r, kind, r.DiscountFen, now); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, req, "redemption.reserved", r, nil); err != nil {
+			return err
+		}
+		resp, err = complete(ctx, tx, req.Idem, render, r)
+		return err
+	})
+	return resp, err
+}
+
+// ConfirmInput is phase two, after the payment succeeded.
+type ConfirmInput struct {
+	Channel      string
+	ChannelTxnID string
+	PaidFen      int64
+}
+
+// Confirm records the payment and moves the held value to payable; the
+// answer carries a signed receipt. A hold past its expiry is refused and
+// nothing changes (the expiry job releases it).
+func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in ConfirmInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
+	var resp idempotency.Response
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+			return err
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		r, err := postgres.LockRedemption(ctx, tx, req.PlatformID, id)
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(r, "reserved", "confirm"); err != nil {
+			return err
+		}
+		if !now.Before(r.HoldExpiresAt) {
+			return apperr.New(redemption.CodeHoldExpired, "the hold expired at %s; reserve again", r.HoldExpiresAt.Format(time.RFC3339))
+		}
+		if in.Channel != r.Channel {
+			return apperr.New(redemption.CodeChannelMismatch, "the reservation was for %s, not %s", r.Channel, in.Channel)
+		}
+		if want := r.AmountFen - r.DiscountFen; in.PaidFen != want {
+			return apperr.New(redemption.CodePaidMismatch, "paid_fen must be the order amount minus the discount: %d", want)
+		}
+		before := r
+		r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.UpdatedAt = "confirmed", in.ChannelTxnID, &in.PaidFen, &now, now
+		receipt, err := s.signer.Sign(redemption.ReceiptBody{
+			RedemptionID: r.ID, PlatformID: r.PlatformID, OrderNo: r.OrderNo, VoucherCode: r.VoucherCode,
+			CampaignID: r.CampaignID, MerchantID: r.MerchantID, AmountFen: r.AmountFen, DiscountFen: r.DiscountFen,
+			PaidFen: in.PaidFen, Currency: "CNY", PaymentChannel: r.Channel, ChannelTransactionID: in.ChannelTxnID,
+			ConfirmedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+		if r.Receipt, err = json.Marshal(receipt); err != nil {
+			return err
+		}
+		if err := postgres.UpdateRedemption(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := postgres.SetVoucherStatus(ctx, tx, r.VoucherID, voucher.Redeemed, now); err != nil {
+			return err
+		}
+		if err := s.move(ctx, tx, r, ledger.Redemption, r.DiscountFen, now); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, req, "redemption.confirmed", r, &before); err != nil {
+			return err
+		}
+		resp, err = complete(ctx, tx, req.Idem, render, r)
+		return err
+	})
+	return resp, err
+}
+
+// Cancel releases a reservation; the voucher goes back to its holder.
+func (s *Service) Cancel(ctx context.Context, req Request, id uuid.UUID, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
+	var resp idempotency.Response
+	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+			return err
+		}
+		r, err := postgres.LockRedemption(ctx, tx, req.PlatformID, id)
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(r, "reserved", "cancel"); err != nil {
+			return err
+		}
+		r, err = s.release(ctx, tx, req, r, "cancelled")
+		if err != nil {
+			return err
+		}
+		resp, err = complete(ctx, tx, req.Idem, render, r)
+		return err
+	})
+	return resp, err
+}
+
+// release ends a reservation (cancelled or expired): the held value goes
+// back where it came from and the voucher back to its holder.
+func (s *Service) release(ctx context.Context, tx pgx.Tx, req Request, r postgres.Redemption, status string) (postgres.Redemption, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	before := r
+	r.Status, r.UpdatedAt = status, now
+	if err := postgres.UpdateRedemption(ctx, tx, r); err != nil {
+		return r, err
+	}
+	if err := postgres.SetVoucherStatus(ctx, tx, r.VoucherID, voucher.Active, now); err != nil {
+		return r, err
+	}
+	if err := postgres.RemoveOrderVoucher(ctx, tx, r.PlatformID, r.OrderNo); err != nil {
+		return r, err
+	}
+	kind := ledger.Release
+	if r.Kind == string(campaign.KindTradeIn) {
+		kind = ledger.SubsidyRelease
+	}
+	if err := s.move(ctx, tx, r, kind, r.DiscountFen, now); err != nil {
+		return r, err
+	}
+	return r, s.audit(ctx, tx, req, "redemption."+status, r, &before)
+}
+
+// ExpireHolds releases reservations whose hold ran out. Safe to repeat and to
+// run on several replicas (each redemption is re-checked under its lock).
+func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
+	due, err := postgres.ExpiredHolds(ctx, s.pool, s.now(), 1000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range due {
+		req := Request{PlatformID: d.PlatformID, RequestID: "hold-expiry"}
+		err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+			r, err := postgres.LockRedemption(ctx, tx, d.PlatformID, d.ID)
+			if err != nil || r.Status != "reserved" || s.now().Before(r.HoldExpiresAt) {
+				return err
+			}
+			_, err = s.release(ctx, tx, req, r, "expired")
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Get reads one of the platform's redemptions.
+func (s *Service) Get(ctx context.Context, platformID string, id uuid.UUID) (postgres.Redemption, error) {
+	return postgres.GetRedemption(ctx, s.pool, platformID, id)
+}
+
+func wantStatus(r postgres.Redemption, want, action string) error {
+	if r.Status != want {
+		return apperr.New(redemption.CodeRedemptionState, "cannot %s a redemption that is %s", action, r.Status).
+			With("current_status", r.Status)
+	}
+	return nil
+}
+
+// move books a redemption's value in the campaign ledger.
+func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, kind ledger.Kind, amount int64, at time.Time) error {
+	if amount == 0 {
+		return nil
+	}
+	t := ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: ledger.KeyOf(r.ID)}
+	_, err := postgres.PostTransfer(ctx, tx, t, at)
+	return err
+}
+
+func (s *Service) holderHash(idNumber string) (holder.Hash, error) {
+	id, err := holder.NormalizeID(idNumber)
+	if err != nil {
+		return holder.Hash{}, err
+	}
+	return s.hasher.Hash(id), nil
+}
+
+func (s *Service) audit(ctx context.Context, tx pgx.Tx, req Request, action string, r postgres.Redemption, before *postgres.Redemption) error {
+	e := auditlog.Event{
+		At: s.now().UTC(), Actor: req.PlatformID, ActorRole: "platform", Action: action,
+		EntityType: "redemption", EntityID: r.ID.String(), RequestID: req.RequestID,
+	}
+	var err error
+	if before != nil {
+		if e.Before, err = json.Marshal(view(*before)); err != nil {
+			return err
+		}
+	}
+	if e.After, err = json.Marshal(view(r)); err != nil {
+		return err
+	}
+	return postgres.AppendEvent(ctx, tx, e)
+}
+
+// view is a redemption as the audit log records it.
+func view(r postgres.Redemption) map[string]any {
+	return map[string]any{
+		"id": r.ID, "platform_id": r.PlatformID, "order_no": r.OrderNo, "voucher_id": r.VoucherID,
+		"campaign_id": r.CampaignID, "holder": r.Holder.String(), "merchant_id": r.MerchantID, "amount_fen": r.AmountFen,
+		"discount_fen": r.DiscountFen, "payment_channel": r.Channel, "channel_txn_id": r.ChannelTxnID, "paid_fen": r.PaidFen,
+		"status": r.Status, "serial_number": r.SerialNumber, "refunded_fen": r.RefundedFen, "clawed_back_fen": r.ClawedBackFen,
+	}
+}
+
+// reserveKey claims the request's idempotency key in the transaction; a key
+// taken by a concurrent twin means this request must not take effect.
+func reserveKey(ctx context.Context, tx pgx.Tx, k idempotency.Key) error {
+	fresh, err := postgres.ReserveIdempotencyKeys(ctx, tx, []idempotency.Key{k})
+	if err != nil {
+		return err
+	}
+	if !fresh[0] {
+		return idempotency.ErrDuplicate
+	}
+	return nil
+}
+
+// complete renders the answer and stores it under the key, in the transaction.
+func complete[T any](ctx context.Context, tx pgx.Tx, k idempotency.Key, render idempotency.Renderer[T], v T) (idempotency.Response, error) {
+	resp, err := render(v)
+	if err != nil {
+		return resp, err
+	}
+	return resp, postgres.CompleteIdempotencyKeys(ctx, tx, []idempotency.Key{k}, []idempotency.Response{resp})
+}
+
+// orderFingerprint identifies an order's content, so one order number names one order.
+func orderFingerprint(o redemption.Order) []byte {
+	h := sha256.New()
+	h.Write([]byte(o.MerchantID))
+	binary.Write(h, binary.BigEndian, o.AmountFen)
+	for _, it := range o.Items {
+		h.Write([]byte{0})
+		h.Write([]byte(it.SKU))
+		binary.Write(h, binary.BigEndian, it.UnitPriceFen)
+		binary.Write(h, binary.BigEndian, int64(it.Quantity))
+	}
+	return h.Sum(nil)
+}

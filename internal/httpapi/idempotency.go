@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/idempotency"
+	"github.com/tongquan/tongquan/internal/postgres"
+)
+
+const (
+	extIdempotent           = "x-idempotent"
+	headerIdempotencyKey    = "Idempotency-Key"
+	headerIdempotencyReplay = "Idempotency-Replayed"
+)
+
+var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// idempotencyMiddleware guards operations marked x-idempotent: the key is
+// required; a key already answered replays that answer (same request) or is
+// refused (another request); a fresh key travels to the use case, which
+// stores the answer in the transaction of its effect.
+func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		m := c.MustGet(ctxRoute).(*matchedRoute)
+		if on, _ := m.route.Operation.Extensions[extIdempotent].(bool); !on {
+			c.Next()
+			return
+		}
+		raw := c.GetHeader(headerIdempotencyKey)
+		if raw == "" {
+			renderError(c, apperr.New(apperr.CodeIdempotencyKeyRequired,
+				"this operation needs an Idempotency-Key header (e.g. a UUID), reused only to retry the same request"))
+			return
+		}
+		if !idempotencyKeyPattern.MatchString(raw) {
+			renderError(c, apperr.Invalid(apperr.FieldError{Field: headerIdempotencyKey, Reason: "must be 1 to 128 letters, digits or ._:-"}))
+			return
+		}
+		p, _ := principalFrom(c)
+		body, err := io.ReadAll(c.Request.Body)
+		if err != nil {
+			renderError(c, err)
+			return
+		}
+		c.Request.Body = io.NopCloser(bytes.NewReader(body))
+		key := idempotency.Key{PlatformID: p.PlatformID, Key: raw,
+			RequestHash: idempotency.HashRequest(c.Request.Method, c.Request.URL.Path, body)}
+		if s.replay(c, key, false) {
+			return
+		}
+		c.Set(ctxIdempotency, key)
+		c.Request = c.Request.WithContext(idempotency.With(c.Request.Context(), key))
+		c.Next()
+	}
+}
+
+const ctxIdempotency = "tongquan.idempotency"
+
+// replayWait bounds how long a retry waits for a concurrent first request
+// with the same key to finish.
+const replayWait = 10 * time.Second
+
+// replay answers from a stored key. It reports whether it answered. With
+// wait, it waits for a concurrent request holding the key to commit.
+func (s *Server) replay(c *gin.Context, key idempotency.Key, wait bool) bool {
+	if s.cfg.Pool == nil {
+		return false
+	}
+	deadline := time.Now().Add(replayWait)
+	for {
+		stored, found, err := postgres.LookupIdempotencyKey(c.Request.Context(), s.cfg.Pool, key.PlatformID, key.Key)
+		switch {
+		case err != nil:
+			renderError(c, err)
+			return true
+		case !found && !wait:
+			return false
+		case found && stored.RequestHash != key.RequestHash:
+			renderError(c, idempotency.Reused())
+			return true
+		case found && stored.Answer != nil:
+			c.Header(headerIdempotencyReplay, "true")
+			c.Data(stored.Answer.Status, "application/json", stored.Answer.Body)
+			c.Abort()
+			return true
+		}
+		if time.Now().After(deadline) {
+			renderError(c, apperr.New(apperr.CodeConflict, "a request with this Idempotency-Key is still in progress; retry shortly"))
+			return true
+		}
+		select {
+		case <-c.Request.Context().Done():
+			renderError(c, c.Request.Context().Err())
+			return true
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// replayDuplicate answers a request whose use case found its key taken by a
+// concurrent twin: the twin's answer, once committed.
+func (s *Server) replayDuplicate(c *gin.Context, err error) bool {
+	if !errors.Is(err, idempotency.ErrDuplicate) {
+		return false
+	}
+	v, ok := c.Get(ctxIdempotency)
+	if !ok {
+		return false
+	}
+	return s.replay(c, v.(idempotency.Key), true)
+}
+
+// rawResponse sends an answer rendered (and stored) inside the use case's
+// transaction, byte for byte. It satisfies the strict server's response
+// interfaces of the idempotent operations.
+type rawResponse idempotency.Response
+
+func (r rawResponse) write(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(r.Status)
+	_, err := w.Write(r.Body)
+	return err
+}
+
+func (r rawResponse) VisitCreateClaimResponse(w http.ResponseWriter) error        { return r.write(w) }
+func (r rawResponse) VisitCreateRegistrationResponse(w http.ResponseWriter) error { return r.write(w) }
+func (r rawResponse) VisitReserveRedemptionResponse(w http.ResponseWriter) error  { return r.write(w) }
+func (r rawResponse) VisitConfirmRedemptionResponse(w http.ResponseWriter) error  { return r.write(w) }
+func (r rawResponse) VisitCancelRedemptionResponse(w http.ResponseWriter) error   { return r.write(w) }
+func (r rawResponse) VisitRefundRedemptionResponse(w http.ResponseWriter) error   { return r.write(w) }

@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tongquan/tongquan/internal/idempotency"
+)
+
+// ReserveIdempotencyKeys claims keys in the caller's transaction. A key
+// already present (committed, or being written by a concurrent transaction,
+// which this waits for) is not fresh: its request must not take effect again.
+func ReserveIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.Key) ([]bool, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	platforms, ks, hashes := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
+	for i, k := range keys {
+		platforms[i], ks[i], hashes[i] = k.PlatformID, k.Key, append([]byte(nil), k.RequestHash[:]...)
+	}
+	rows, err := q.Query(ctx, `INSERT INTO idempotency_keys (platform_id, key, request_hash)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+		ON CONFLICT (platform_id, key) DO NOTHING
+		RETURNING platform_id, key`, platforms, ks, hashes)
+	if err != nil {
+		return nil, err
+	}
+	type pk struct{ p, k string }
+	inserted := map[pk]bool{}
+	for rows.Next() {
+		var p, k string
+		if err := rows.Scan(&p, &k); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		inserted[pk{p, k}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	fresh := make([]bool, len(keys))
+	for i, k := range keys {
+		fresh[i] = inserted[pk{k.PlatformID, k.Key}]
+		delete(inserted, pk{k.PlatformID, k.Key}) // the same key twice in one batch: only the first is fresh
+	}
+	return fresh, nil
+}
+
+// CompleteIdempotencyKeys stores the answers of reserved keys.
+func CompleteIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.Key, answers []idempotency.Response) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	platforms, ks := make([]string, len(keys)), make([]string, len(keys))
+	statuses, bodies := make([]int32, len(keys)), make([][]byte, len(keys))
+	for i, k := range keys {
+		platforms[i], ks[i] = k.PlatformID, k.Key
+		statuses[i], bodies[i] = int32(answers[i].Status), answers[i].Body
+	}
+	_, err := q.Exec(ctx, `UPDATE idempotency_keys i SET status = t.status, response = t.body
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) AS t(platform_id, key, status, body)
+		WHERE i.platform_id = t.platform_id AND i.key = t.key`, platforms, ks, statuses, bodies)
+	return err
+}
+
+// StoredIdempotency is what a key holds: the request's fingerprint and, once
+// its transaction committed, the answer.
+type StoredIdempotency struct {
+	RequestHash [32]byte
+	Answer      *idempotency.Response
+}
+
+// LookupIdempotencyKey reads a key; found is false when it was never used.
+func LookupIdempotencyKey(ctx context.Context, q Querier, platformID, key string) (StoredIdempotency, bool, error) {
+	var s StoredIdempotency
+	var hash []byte
+	var status *int32
+	var body []byte
+	err := q.QueryRow(ctx, `SELECT request_hash, status, response FROM idempotency_keys WHERE platform_id = $1 AND key = $2`,
+		platformID, key).Scan(&hash, &status, &body)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, err
+	}
+	copy(s.RequestHash[:], hash)
+	if status != nil {
+		s.Answer = &idempotency.Response{Status: int(*status), Body: body}
+	}
+	return s, true, nil
+}
+
+// DeleteIdempotencyKeysBefore removes keys older than t (kept at least 24 h).
+func DeleteIdempotencyKeysBefore(ctx context.Context, q Querier, t time.Time) (int64, error) {
+	tag, err := q.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, t)
+	return tag.RowsAffected(), err
+}

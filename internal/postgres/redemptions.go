@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/holder"
+	"github.com/tongquan/tongquan/internal/voucher"
+)
+
+// Redemption is one voucher held for, or redeemed on, a platform's order.
+type Redemption struct {
+	ID            uuid.UUID
+	PlatformID    string
+	OrderNo       string
+	VoucherID     uuid.UUID
+	VoucherCode   string
+	CampaignID    uuid.UUID
+	Kind          string
+	Holder        holder.Hash
+	MerchantID    string
+	AmountFen     int64
+	DiscountFen   int64
+	MinSpendFen   int64
+	Channel       string
+	ChannelTxnID  string
+	PaidFen       *int64
+	Status        string
+	SerialNumber  string
+	Category      string
+	HoldExpiresAt time.Time
+	ConfirmedAt   *time.Time
+	RefundedFen   int64
+	ClawedBackFen int64
+	Receipt       json.RawMessage
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+const redemptionColumns = `id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind, holder_hash, merchant_id,
+	amount_fen, discount_fen, min_spend_fen, payment_channel, coalesce(channel_txn_id, ''), paid_fen, status,
+	coalesce(serial_number, ''), coalesce(category, ''), hold_expires_at, confirmed_at, refunded_fen, clawed_back_fen,
+	receipt, created_at, updated_at`
+
+func scanRedemption(row pgx.Row) (Redemption, error) {
+	var r Redemption
+	var h []byte
+	err := row.Scan(&r.ID, &r.PlatformID, &r.OrderNo, &r.VoucherID, &r.VoucherCode, &r.CampaignID, &r.Kind, &h,
+		&r.MerchantID, &r.AmountFen, &r.DiscountFen, &r.MinSpendFen, &r.Channel, &r.ChannelTxnID, &r.PaidFen, &r.Status,
+		&r.SerialNumber, &r.Category, &r.HoldExpiresAt, &r.ConfirmedAt, &r.RefundedFen, &r.ClawedBackFen, &r.Receipt,
+		&r.CreatedAt, &r.UpdatedAt)
+	copy(r.Holder[:], h)
+	return r, err
+}
+
+func redemptionNotFound(id uuid.UUID) error {
+	return apperr.New(apperr.CodeNotFound, "no redemption %s", id)
+}
+
+// GetRedemption reads one of a platform's redemptions; another platform's is NOT_FOUND.
+func GetRedemption(ctx context.Context, q Querier, platformID string, id uuid.UUID) (Redemption, error) {
+	r, err := scanRedemption(q.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 AND platform_id = $2`, id, platformID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, redemptionNotFound(id)
+	}
+	return r, err
+}
+
+// LockRedemption reads and locks a platform's redemption.
+func LockRedemption(ctx context.Context, tx pgx.Tx, platformID string, id uuid.UUID) (Redemption, error) {
+	r, err := scanRedemption(tx.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 AND platform_id = $2 FOR UPDATE`, id, platformID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, redemptionNotFound(id)
+	}
+	return r, err
+}
+
+// InsertRedemption stores a new reservation. A serial number already held
+// or subsidised elsewhere is refused by the database (SERIAL_ALREADY_SUBSIDISED).
+func InsertRedemption(ctx context.Context, q Querier, r Redemption) error {
+	_, err := q.Exec(ctx, `INSERT INTO redemptions (id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind,
+		holder_hash, merchant_id, amount_fen, discount_fen, min_spend_fen, payment_channel, status, serial_number, category,
+		hold_expires_at, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,nullif($15,''),nullif($16,''),$17,$18,$18)`,
+		r.ID, r.PlatformID, r.OrderNo, r.VoucherID, r.VoucherCode, r.CampaignID, r.Kind, r.Holder[:], r.MerchantID,
+		r.AmountFen, r.DiscountFen, r.MinSpendFen, r.Channel, r.Status, r.SerialNumber, r.Category, r.HoldExpiresAt, r.CreatedAt)
+	switch {
+	case IsUniqueViolation(err, "redemptions_serial"):
+		return apperr.New("SERIAL_ALREADY_SUBSIDISED", "this serial number / IMEI is already subsidised")
+	case IsUniqueViolation(err, "redemptions_live_voucher"):
+		return apperr.New("VOUCHER_NOT_ACTIVE", "the voucher is already held by another checkout")
+	}
+	return err
+}
+
+// UpdateRedemption writes a redemption's mutable state.
+func UpdateRedemption(ctx context.Context, q Querier, r Redemption) error {
+	_, err := q.Exec(ctx, `UPDATE redemptions SET status = $2, channel_txn_id = nullif($3, ''), paid_fen = $4,
+		confirmed_at = $5, refunded_fen = $6, clawed_back_fen = $7, receipt = $8, updated_at = $9 WHERE id = $1`,
+		r.ID, r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.RefundedFen, r.ClawedBackFen, r.Receipt, r.UpdatedAt)
+	return err
+}
+
+// SerialSubsidised reports whether a serial number is held or subsidised (quotes only; reservations rely on the index).
+func SerialSubsidised(ctx context.Context, q Querier, serial string) (bool, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT count(*) FROM redemptions WHERE serial_number = $1 AND status IN ('reserved', 'confirmed')`, serial).Scan(&n)
+	return n > 0, err
+}
+
+// ExpiredHolds lists reservations past their hold, oldest first.
+func ExpiredHolds(ctx context.Context, q Querier, now time.Time, limit int) ([]Redemption, error) {
+	rows, err := q.Query(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE status = 'reserved' AND hold_expires_at <= $1
+		ORDER BY hold_expires_at LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Redemption, error) { return scanRedemption(r) })
+}
+
+// AddOrderVoucher counts one more live voucher on a platform's order. It
+// reports ORDER_NO_REUSED when the number names another order, and
+// STACKING_NOT_ALLOWED past max vouchers.
+func AddOrderVoucher(ctx context.Context, q Querier, platformID, orderNo string, fingerprint []byte, max int) error {
+	var n int
+	err := q.QueryRow(ctx, `INSERT INTO checkout_orders AS o (platform_id, order_no, fingerprint, vouchers) VALUES ($1, $2, $3, 1)
+		ON CONFLICT (platform_id, order_no) DO UPDATE SET vouchers = o.vouchers + 1
+		WHERE o.fingerprint = excluded.fingerprint AND o.vouchers < $4
+		RETURNING vouchers`, platformID, orderNo, fingerprint, max).Scan(&n)
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	var same bool
+	if err := q.QueryRow(ctx, `SELECT fingerprint = $3 FROM checkout_orders WHERE platform_id = $1 AND order_no = $2`,
+		platformID, orderNo, fingerprint).Scan(&same); err != nil {
+		return err
+	}
+	if !same {
+		return apperr.New("ORDER_NO_REUSED", "order_no %s was already used by this platform for another order", orderNo)
+	}
+	return apperr.New("STACKING_NOT_ALLOWED", "the order already carries the most vouchers the campaign allows (%d)", max)
+}
+
+// RemoveOrderVoucher counts one voucher off an order (cancel, expiry, full refund).
+func RemoveOrderVoucher(ctx context.Context, q Querier, platformID, orderNo string) error {
+	_, err := q.Exec(ctx, `UPDATE checkout_orders SET vouchers = vouchers - 1 WHERE platform_id = $1 AND order_no = $2 AND vouchers > 0`,
+		platformID, orderNo)
+	return err
+}
+
+// LockVoucherByCode reads and locks a voucher by its code.
+func LockVoucherByCode(ctx context.Context, tx pgx.Tx, code string) (voucher.Voucher, bool, error) {
+	v, err := scanVoucher(tx.QueryRow(ctx, `SELECT `+voucherColumns+` FROM vouchers WHERE code = $1 FOR UPDATE`, code))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, false, nil
+	}
+	return v, err == nil, err
+}
+
+// LockVoucher reads and locks a voucher by id.
+func LockVoucher(ctx context.Context, tx pgx.Tx, id uuid.UUID) (voucher.Voucher, error) {
+	return scanVoucher(tx.QueryRow(ctx, `SELECT `+voucherColumns+` FROM vouchers WHERE id = $1 FOR UPDATE`, id))
+}
+
+// VouchersByCode reads vouchers by code (quotes).
+func VouchersByCode(ctx context.Context, q Querier, codes []string) ([]voucher.Voucher, error) {
+	rows, err := q.Query(ctx, `SELECT `+voucherColumns+` FROM vouchers WHERE code = ANY($1)`, codes)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (voucher.Voucher, error) { return scanVoucher(r) })
+}
+
+// SetVoucherStatus moves a voucher to status.
+func SetVoucherStatus(ctx context.Context, q Querier, id uuid.UUID, status voucher.Status, at time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE vouchers SET status = $2, updated_at = $3 WHERE id = $1`, id, status, at)
+	return err
+}
+
+// Refund is one refund of a confirmed redemption.
+type Refund struct {
+	ID           uuid.UUID
+	RedemptionID uuid.UUID
+	RefundNo     string
+	RefundFen    int64
+	ClawbackFen  int64
+	CreatedAt    time.Time
+}
+
+// FindRefund reads a redemption's refund by its number.
+func FindRefund(ctx context.Context, q Querier, redemptionID uuid.UUID, refundNo string) (Refund, bool, error) {
+	var r Refund
+	err := q.QueryRow(ctx, `SELECT id, redemption_id, refund_no, refund_fen, clawback_fen, created_at FROM refunds
+		WHERE redemption_id = $1 AND refund_no = $2`, redemptionID, refundNo).
+		Scan(&r.ID, &r.RedemptionID, &r.RefundNo, &r.RefundFen, &r.ClawbackFen, &r.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// InsertRefund stores a refund.
+func InsertRefund(ctx context.Context, q Querier, r Refund) error {
+	_, err := q.Exec(ctx, `INSERT INTO refunds (id, redemption_id, refund_no, refund_fen, clawback_fen, created_at)
+		VALUES ($1,$2,$3,$4,$5,$6)`, r.ID, r.RedemptionID, r.RefundNo, r.RefundFen, r.ClawbackFen, r.CreatedAt)
+	return err
+}
