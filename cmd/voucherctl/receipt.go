@@ -123,13 +123,13 @@ func readReceipt(path string) (redemption.Receipt, *redemptionDoc, error) {
 		return redemption.Receipt{}, nil, err
 	}
 	var r redemption.Receipt
-	var doc redemptionDoc
 	if err := json.Unmarshal(data, &r); err != nil {
-		return redemption.Receipt{}, nil, fmt.Errorf("%s is not JSON: %w", path, err)
+		return redemption.Receipt{}, nil, fmt.Errorf("%s is not a JSON receipt or redemption: %w", path, err)
 	}
 	if r.Payload != "" {
 		return r, nil, nil
 	}
+	var doc redemptionDoc
 	if err := json.Unmarshal(data, &doc); err != nil || doc.ID == "" {
 		return redemption.Receipt{}, nil, fmt.Errorf("%s is neither a receipt (payload, signature, key_id, algorithm) nor a redemption", path)
 	}

@@ -89,7 +89,7 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 			return err
 		}
 		if !found {
-			return apperr.New(redemption.CodeVoucherNotFound, "no voucher %s for this holder", in.VoucherCode)
+			return redemption.VoucherNotFound(in.VoucherCode)
 		}
 		c, err := postgres.GetCampaign(ctx, tx, v.CampaignID)
 		if err != nil {

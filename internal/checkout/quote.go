@@ -8,6 +8,7 @@ import (
 
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/campaign"
+	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/voucher"
@@ -121,7 +122,7 @@ func (s *Service) quoteHeld(ctx context.Context, c *campaign.Campaign, out redem
 			return err
 		}
 		if b.Available < out.DiscountFen {
-			return apperr.New("BUDGET_EXHAUSTED", "the campaign's subsidy budget is exhausted")
+			return apperr.New(ledger.CodeBudgetExhausted, "the campaign's subsidy budget is exhausted")
 		}
 	}
 	return nil

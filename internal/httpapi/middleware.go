@@ -112,3 +112,19 @@ func routeLabel(c *gin.Context) string {
 }
 
 func statusLabel(status int) string { return strconv.Itoa(status) }
+
+// admissionMiddleware bounds the requests in flight. A burst past the bound
+// gets an immediate 429 with Retry-After instead of queueing into timeouts;
+// health, metrics and docs are outside it.
+func admissionMiddleware(max int) gin.HandlerFunc {
+	slots := make(chan struct{}, max)
+	return func(c *gin.Context) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			c.Next()
+		default:
+			renderError(c, apperr.New(apperr.CodeRateLimited, "the service is at capacity; retry after the Retry-After seconds"))
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// ServiceRoles are the voucherd roles this process runs: issuer, redemption, audit.
 	ServiceRoles []string
+	// MaxInFlight bounds the contract requests served at once; past it a
+	// request is refused at once with 429 and Retry-After (default 4096).
+	MaxInFlight int
 	// BodyLimit caps request bodies in bytes (default 1 MiB); BulkBodyLimit
 	// caps uploads of files (operations taking text/csv; default 64 MiB).
 	BodyLimit     int64
@@ -68,6 +71,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4096
 	}
 	if cfg.BulkBodyLimit <= 0 {
 		cfg.BulkBodyLimit = 64 << 20
@@ -100,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/docs", gin.WrapF(docs.Page))
 	e.GET("/docs/redoc.standalone.js", gin.WrapF(docs.Script))
 
-	contractRoutes := e.Group("", s.routeMiddleware(), s.bodyLimitMiddleware(), s.authMiddleware(), s.idempotencyMiddleware(), s.validateMiddleware())
+	contractRoutes := e.Group("", admissionMiddleware(cfg.MaxInFlight), s.routeMiddleware(), s.bodyLimitMiddleware(), s.authMiddleware(), s.idempotencyMiddleware(), s.validateMiddleware())
 	strict := api.NewStrictHandlerWithOptions(&handlers{s: s}, nil, api.StrictGinServerOptions{
 		// The validator has already refused bodies that do not parse, so these
 		// fire only if the contract and the generated types disagree.

@@ -143,3 +143,23 @@ func TestOperationalEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status)
 	assert.Greater(t, len(res.Body), 100_000)
 }
+
+func TestOverloadIsRefusedWithRetryAfter(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, Config{MaxInFlight: 1, Ready: func(context.Context) error { <-release; return nil }})
+	done := make(chan response)
+	go func() { done <- h.request(http.MethodGet, "/readyz", "", nil) }()
+	// Wait until the first request holds the only slot.
+	require.Eventually(t, func() bool {
+		res := h.request(http.MethodGet, "/v1/me", h.personToken("a", time.Hour, auth.RoleAuditor), nil)
+		if res.Status == http.StatusTooManyRequests {
+			assert.Equal(t, "RATE_LIMITED", res.errorCode(t))
+			assert.Equal(t, "1", res.Header.Get("Retry-After"))
+			return true
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+	close(release)
+	assert.Equal(t, http.StatusOK, (<-done).Status)
+	assert.Equal(t, http.StatusOK, h.request(http.MethodGet, "/v1/me", h.personToken("a", time.Hour, auth.RoleAuditor), nil).Status)
+}

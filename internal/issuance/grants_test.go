@@ -231,6 +231,22 @@ func TestGrantUploadedAgainGrantsNobodyTwice(t *testing.T) {
 	assert.Equal(t, before, e.checkBooks(t, c), "the budget is unchanged")
 }
 
+func TestGrantSameListUploadedTwiceAtOnce(t *testing.T) {
+	e := newGrantTestEnv(t)
+	c := e.approvedCampaign(t, 1000)
+	file := grantTestFile(200)
+
+	first := e.uploadChunked(t, e.svc, c, file, 20)
+	second := e.uploadChunked(t, e.svc, c, file, 20)
+	a, b := e.wait(t, first.ID), e.wait(t, second.ID)
+	assert.Equal(t, GrantDone, a.Status, a.Failure)
+	assert.Equal(t, GrantDone, b.Status, b.Failure)
+	assert.EqualValues(t, 200, a.Granted+b.Granted)
+	assert.EqualValues(t, 200, a.Duplicates+b.Duplicates)
+	b2 := e.checkBooks(t, c)
+	assert.EqualValues(t, 200*grantTestDiscount, b2.Committed)
+}
+
 func TestGrantStopsWhereTheBudgetRunsOut(t *testing.T) {
 	e := newGrantTestEnv(t)
 	c := e.approvedCampaign(t, 7)
@@ -382,4 +398,21 @@ func TestGrantRefusals(t *testing.T) {
 	var grants int
 	require.NoError(t, e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM grants`).Scan(&grants))
 	assert.Zero(t, grants, "a refused upload stores nothing")
+}
+
+func TestGrantPace(t *testing.T) {
+	start := grantTestNow
+	s := &Service{now: clockAt(start.Add(10 * time.Second))}
+	running := postgres.GrantRecord{Status: GrantRunning, RowsTotal: 2000, RowsDone: 500, CreatedAt: start}
+	g := s.present(running)
+	assert.InDelta(t, 50, g.RatePerSecond, 1e-9)
+	assert.InDelta(t, 30, g.ETASeconds, 1e-9)
+
+	finished := start.Add(4 * time.Second)
+	done := postgres.GrantRecord{Status: GrantDone, RowsTotal: 2000, RowsDone: 2000, CreatedAt: start, FinishedAt: &finished}
+	g = s.present(done)
+	assert.InDelta(t, 500, g.RatePerSecond, 1e-9, "measured to the end, not to now")
+	assert.Zero(t, g.ETASeconds)
+
+	assert.Zero(t, s.present(postgres.GrantRecord{Status: GrantRunning, RowsTotal: 10, CreatedAt: start}).RatePerSecond)
 }

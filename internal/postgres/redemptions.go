@@ -11,6 +11,7 @@ import (
 
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/holder"
+	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
@@ -92,9 +93,9 @@ func InsertRedemption(ctx context.Context, q Querier, r Redemption) error {
 		r.AmountFen, r.DiscountFen, r.MinSpendFen, r.Channel, r.Status, r.SerialNumber, r.Category, r.HoldExpiresAt, r.CreatedAt)
 	switch {
 	case IsUniqueViolation(err, "redemptions_serial"):
-		return apperr.New("SERIAL_ALREADY_SUBSIDISED", "this serial number / IMEI is already subsidised")
+		return apperr.New(redemption.CodeSerialAlreadyUsed, "this serial number / IMEI is already subsidised")
 	case IsUniqueViolation(err, "redemptions_live_voucher"):
-		return apperr.New("VOUCHER_NOT_ACTIVE", "the voucher is already held by another checkout")
+		return apperr.New(redemption.CodeVoucherNotActive, "the voucher is already held by another checkout")
 	}
 	return err
 }
@@ -142,9 +143,9 @@ func AddOrderVoucher(ctx context.Context, q Querier, platformID, orderNo string,
 		return err
 	}
 	if !same {
-		return apperr.New("ORDER_NO_REUSED", "order_no %s was already used by this platform for another order", orderNo)
+		return apperr.New(redemption.CodeOrderNoReused, "order_no %s was already used by this platform for another order", orderNo)
 	}
-	return apperr.New("STACKING_NOT_ALLOWED", "the order already carries the most vouchers the campaign allows (%d)", max)
+	return apperr.New(redemption.CodeStackingNotAllowed, "the order already carries the most vouchers the campaign allows (%d)", max)
 }
 
 // RemoveOrderVoucher counts one voucher off an order (cancel, expiry, full refund).

@@ -86,5 +86,5 @@ func init() {
 // code that belongs to another holder: telling them apart would let anyone
 // probe which codes are live. Use it for both.
 func VoucherNotFound(code string) *apperr.Error {
-	return apperr.New(CodeVoucherNotFound, "the holder has no voucher %s", code)
+	return apperr.New(CodeVoucherNotFound, "no voucher %s for this holder", code)
 }
