@@ -158,30 +158,36 @@ func TestRefundsClawBackAndReturnTheVoucher(t *testing.T) {
 	e.ledgerClean(t)
 }
 
-// TestOneVoucherOneRedemption: many platforms try to redeem the same voucher
-// at once; exactly one confirmed redemption exists.
+// TestOneVoucherOneRedemption: 100 goroutines on two platforms reserve the
+// same voucher at once (each with its own order): exactly one hold, and it
+// confirms once.
 func TestOneVoucherOneRedemption(t *testing.T) {
 	e := newEnv(t)
 	c := e.live(t, consumption(10))
 	v := e.claim(t, c, 1, "200-50")
-	var confirmed atomic.Int64
+	var held []postgres.Redemption
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i := 0; i < 24; i++ {
+	for i := 0; i < 100; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			platform := []string{"jd", "taobao"}[i%2]
 			r, err := e.reserve(t, platform, v, 1, order(fmt.Sprintf("o-%d", i), 25000))
 			if err != nil {
+				assert.Equal(t, redemption.CodeVoucherNotActive, apperr.CodeOf(err))
 				return
 			}
-			if _, err := e.confirm(t, platform, r); err == nil {
-				confirmed.Add(1)
-			}
+			mu.Lock()
+			held = append(held, r)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	assert.Equal(t, int64(1), confirmed.Load())
+	require.Len(t, held, 1, "exactly one hold")
+	assert.Equal(t, int64(5000), e.budget(t, c).Held)
+	_, err := e.confirm(t, held[0].PlatformID, held[0])
+	require.NoError(t, err)
 	var n int
 	require.NoError(t, e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM redemptions WHERE status = 'confirmed'`).Scan(&n))
 	assert.Equal(t, 1, n)

@@ -22,6 +22,7 @@ import (
 	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/pgtest"
+	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/registry"
 )
@@ -100,22 +101,38 @@ func TestCheckoutOverHTTP(t *testing.T) {
 	require.NoError(t, json.Unmarshal(conf.Body, &confirmed))
 	assert.Equal(t, "confirmed", confirmed.Status)
 
+	var err error
 	keys := e.request(http.MethodGet, "/.well-known/tongquan-receipt-keys", "", nil)
 	require.Equal(t, http.StatusOK, keys.Status)
 	var set struct{ Keys []redemption.JWK }
 	require.NoError(t, json.Unmarshal(keys.Body, &set))
-	_, err := redemption.VerifyReceipt(confirmed.Receipt, set.Keys)
+	_, err = redemption.VerifyReceipt(confirmed.Receipt, set.Keys)
 	require.NoError(t, err, "the receipt verifies offline with the published key")
 	assert.Equal(t, signer.PublicJWK().Kid, set.Keys[0].Kid)
 
-	refund := e.post(t, "/v1/redemptions/"+red.ID+"/refunds", "rf-1", `{"refund_no":"rf-1","refund_fen":25000}`)
+	confReplay := e.post(t, "/v1/redemptions/"+red.ID+"/confirm", "cf-1", `{"payment_channel":"wechat_pay","channel_transaction_id":"wx-1","paid_fen":25000}`)
+	assert.True(t, bytes.Equal(conf.Body, confReplay.Body), "a replayed confirm is the first answer, receipt included")
+
+	partial := e.post(t, "/v1/redemptions/"+red.ID+"/refunds", "rf-0", `{"refund_no":"rf-0","refund_fen":5000}`)
+	require.Equal(t, http.StatusCreated, partial.Status, "%s", partial.Body)
+	assert.Contains(t, string(partial.Body), `"clawback_fen":1000`, "floor(5000 × 5000 / 25000)")
+	assert.Contains(t, string(partial.Body), `"redemption_status":"confirmed"`)
+	partialReplay := e.post(t, "/v1/redemptions/"+red.ID+"/refunds", "rf-0", `{"refund_no":"rf-0","refund_fen":5000}`)
+	assert.True(t, bytes.Equal(partial.Body, partialReplay.Body))
+
+	refund := e.post(t, "/v1/redemptions/"+red.ID+"/refunds", "rf-1", `{"refund_no":"rf-1","refund_fen":20000}`)
 	require.Equal(t, http.StatusCreated, refund.Status, "%s", refund.Body)
 	assert.Contains(t, string(refund.Body), `"redemption_status":"refunded"`)
 	assert.Contains(t, string(refund.Body), `"voucher_returned":true`)
+	over := e.post(t, "/v1/redemptions/"+red.ID+"/refunds", "rf-2", `{"refund_no":"rf-2","refund_fen":1}`)
+	assert.Equal(t, http.StatusConflict, over.Status, "%s", over.Body)
 
 	got := e.request(http.MethodGet, "/v1/redemptions/"+red.ID, e.platformToken(), nil)
 	require.Equal(t, http.StatusOK, got.Status)
 	assert.Contains(t, string(got.Body), `"refunded_fen":25000`)
+	faults, err := postgres.CheckLedger(context.Background(), e.db.Pool, nil)
+	require.NoError(t, err)
+	assert.Empty(t, faults, "the ledger is exact after reserve, confirm, partial and full refund")
 	missing := e.request(http.MethodGet, "/v1/redemptions/0190f1b2-7c4e-7a1b-9c3d-5e6f7a8b9c0d", e.platformToken(), nil)
 	assert.Equal(t, http.StatusNotFound, missing.Status)
 }

@@ -144,3 +144,31 @@ func TestConcurrentDuplicateClaimsHaveOneEffect(t *testing.T) {
 	}
 	assert.Equal(t, 1, e.count(t, "vouchers"))
 }
+
+// Bad claims are 4xx with their code and write nothing.
+func TestBadClaimsWriteNothing(t *testing.T) {
+	e, is := newIssuanceEnv(t)
+	id := liveRoundCampaign(t, e, is, 5)
+	bad := []struct{ name, key, body, code string }{
+		{"unknown tier", "b-1", claimBody(1, "999-1"), "VALIDATION_FAILED"},
+		{"bad check character", "b-2", `{"holder":{"id_number":"310104199001010010","real_name_verified":true},"tier_id":"200-50"}`, "VALIDATION_FAILED"},
+		{"malformed", "b-3", `{"holder":`, "MALFORMED_JSON"},
+		{"missing key", "", claimBody(1, "200-50"), "IDEMPOTENCY_KEY_REQUIRED"},
+		{"unknown field", "b-4", `{"holder":{"id_number":"` + testIDNumber(1) + `","real_name_verified":true},"tier_id":"200-50","bonus":1}`, "VALIDATION_FAILED"},
+	}
+	for _, b := range bad {
+		res := e.claim(t, id, b.key, b.body)
+		assert.Equal(t, http.StatusBadRequest, res.Status, "%s: %s", b.name, res.Body)
+		assert.Equal(t, b.code, res.errorCode(t), b.name)
+	}
+	// A closed round: move past the campaign's end, close rounds.
+	e.clock.Set(time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC))
+	_, err := e.svc.Tick(context.Background())
+	require.NoError(t, err)
+	_, err = is.CloseDueRounds(context.Background())
+	require.NoError(t, err)
+	res := e.claim(t, id, "b-5", claimBody(1, "200-50"))
+	assert.Equal(t, http.StatusConflict, res.Status, "%s", res.Body)
+	assert.Equal(t, 0, e.count(t, "vouchers"))
+	assert.Equal(t, 0, e.count(t, "idempotency_keys"))
+}

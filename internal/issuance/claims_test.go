@@ -87,23 +87,24 @@ func TestClaimBeforeTheRoundOpens(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestClaimBurstNeverOversells hammers one round of 100 from 64 goroutines:
-// 500 distinct holders, 60 of whom also claim through a second platform at
-// the same instant, and retries of the same key. Exactly 100 vouchers exist,
-// nobody has two, stock + claims = initial, every acknowledged claim exists,
-// and the ledger balances.
+// TestClaimBurstNeverOversells hammers one round of 1,000 from 200
+// goroutines: 5,000 distinct holders, 600 of whom also claim through a second
+// platform at the same instant, plus retries of the same key. Exactly 1,000
+// vouchers exist, nobody has two, stock + claims = initial, every
+// acknowledged claim exists, and the ledger balances.
 func TestClaimBurstNeverOversells(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	c := e.live(t, consumption(100, 1000))
+	const roundSize, holders, twins = 1000, 5000, 600
+	c := e.live(t, consumption(roundSize, 2*roundSize))
 
 	type attempt struct {
 		req issuance.ClaimRequest
 	}
 	var attempts []attempt
-	for n := 0; n < 500; n++ {
+	for n := 0; n < holders; n++ {
 		attempts = append(attempts, attempt{claimReq(c, "jd", n, "jd-"+idNumber(n))})
-		if n < 60 {
+		if n < twins {
 			attempts = append(attempts, attempt{claimReq(c, "taobao", n, "tb-"+idNumber(n))})
 			attempts = append(attempts, attempt{claimReq(c, "jd", n, "jd-"+idNumber(n))}) // a retry
 		}
@@ -112,7 +113,7 @@ func TestClaimBurstNeverOversells(t *testing.T) {
 	acked := sync.Map{}
 	work := make(chan attempt)
 	var wg sync.WaitGroup
-	for w := 0; w < 64; w++ {
+	for w := 0; w < 200; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -143,9 +144,9 @@ func TestClaimBurstNeverOversells(t *testing.T) {
 	close(work)
 	wg.Wait()
 
-	assert.Equal(t, int64(100), ok.Load(), "sold out %d, limit %d, dup %d", soldOut.Load(), limit.Load(), dup.Load())
+	assert.Equal(t, int64(roundSize), ok.Load(), "sold out %d, limit %d, dup %d", soldOut.Load(), limit.Load(), dup.Load())
 	assert.Zero(t, other.Load())
-	assert.Equal(t, int64(100), e.count(t, `SELECT count(*) FROM vouchers WHERE campaign_id = $1`, c.ID))
+	assert.Equal(t, int64(roundSize), e.count(t, `SELECT count(*) FROM vouchers WHERE campaign_id = $1`, c.ID))
 	assert.Zero(t, e.count(t, `SELECT count(*) FROM (SELECT holder_hash FROM vouchers GROUP BY holder_hash HAVING count(*) > 1) d`))
 	acked.Range(func(k, _ any) bool {
 		assert.Equal(t, int64(1), e.count(t, `SELECT count(*) FROM vouchers WHERE id = $1`, k), "acknowledged voucher %s exists", k)
@@ -154,12 +155,12 @@ func TestClaimBurstNeverOversells(t *testing.T) {
 	rounds, err := postgres.ListRounds(ctx, e.db.Pool, c.ID)
 	require.NoError(t, err)
 	require.Len(t, rounds, 1)
-	assert.Equal(t, rounds[0].Quantity, rounds[0].Remaining+100, "stock + claims = initial")
+	assert.Equal(t, rounds[0].Quantity, rounds[0].Remaining+roundSize, "stock + claims = initial")
 	assert.Zero(t, e.count(t, `SELECT count(*) FROM holder_quota WHERE used > lim OR used < 0`))
 
 	b, err := postgres.Breakdown(ctx, e.db.Pool, c.ID)
 	require.NoError(t, err)
-	assert.Equal(t, int64(100*5000), b.Committed)
+	assert.Equal(t, int64(roundSize*5000), b.Committed)
 	assert.Zero(t, b.Allocated, "the whole round was claimed")
 	faults, err := postgres.CheckLedger(ctx, e.db.Pool, nil)
 	require.NoError(t, err)
