@@ -125,18 +125,19 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 		if err := postgres.SetVoucherStatus(ctx, tx, v.ID, voucher.Reserved, now); err != nil {
 			return err
 		}
+		if err := s.audit(ctx, tx, req, "redemption.reserved", r, nil); err != nil {
+			return err
+		}
+		if resp, err = complete(ctx, tx, req.Idem, render, r); err != nil {
+			return err
+		}
 		kind := ledger.Hold
 		if c.Kind == campaign.KindTradeIn {
 			kind = ledger.SubsidyHold // the subsidy is drawn from the budget at checkout
 		}
-		if err := s.move(ctx, tx, r, kind, r.DiscountFen, now); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, tx, req, "redemption.reserved", r, nil); err != nil {
-			return err
-		}
-		resp, err = complete(ctx, tx, req.Idem, render, r)
-		return err
+		// Last: the ledger's bucket rows stay locked until commit, so they
+		// are touched as late as possible.
+		return s.move(ctx, tx, r, kind, r.DiscountFen, now)
 	})
 	return resp, err
 }
@@ -194,14 +195,13 @@ func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in Con
 		if err := postgres.SetVoucherStatus(ctx, tx, r.VoucherID, voucher.Redeemed, now); err != nil {
 			return err
 		}
-		if err := s.move(ctx, tx, r, ledger.Redemption, r.DiscountFen, now); err != nil {
-			return err
-		}
 		if err := s.audit(ctx, tx, req, "redemption.confirmed", r, &before); err != nil {
 			return err
 		}
-		resp, err = complete(ctx, tx, req.Idem, render, r)
-		return err
+		if resp, err = complete(ctx, tx, req.Idem, render, r); err != nil {
+			return err
+		}
+		return s.move(ctx, tx, r, ledger.Redemption, r.DiscountFen, now)
 	})
 	return resp, err
 }
@@ -294,13 +294,19 @@ func wantStatus(r postgres.Redemption, want, action string) error {
 	return nil
 }
 
-// move books a redemption's value in the campaign ledger.
+// move books a redemption's value in the campaign ledger, drawing on a
+// bucket that holds enough so checkouts do not queue behind a spill.
 func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, kind ledger.Kind, amount int64, at time.Time) error {
 	if amount == 0 {
 		return nil
 	}
-	t := ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: ledger.KeyOf(r.ID)}
-	_, err := postgres.PostTransfer(ctx, tx, t, at)
+	from, _, _ := ledger.Route(kind)
+	key, err := postgres.BucketKeyWith(ctx, tx, r.CampaignID, from, amount, ledger.KeyOf(r.ID))
+	if err != nil {
+		return err
+	}
+	t := ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: key}
+	_, err = postgres.PostTransfer(ctx, tx, t, at)
 	return err
 }
 

@@ -145,10 +145,12 @@ func (s *Service) prepareClaim(ctx context.Context, req ClaimRequest) (*pendingC
 // per person for a trade-in category.
 func (p *pendingClaim) quotas() []postgres.QuotaTake {
 	if p.round != nil {
-		return []postgres.QuotaTake{
-			{CampaignID: p.c.ID, Holder: p.hash, Scope: "round:" + p.round.ID.String(), Limit: p.tier.PerRoundLimit},
-			{CampaignID: p.c.ID, Holder: p.hash, Scope: "tier:" + p.tier.ID, Limit: p.tier.PerCampaignLimit},
+		takes := []postgres.QuotaTake{{CampaignID: p.c.ID, Holder: p.hash, Scope: "tier:" + p.tier.ID, Limit: p.tier.PerCampaignLimit}}
+		// The per-round count only matters when it is the tighter limit.
+		if p.tier.PerRoundLimit < p.tier.PerCampaignLimit {
+			takes = append(takes, postgres.QuotaTake{CampaignID: p.c.ID, Holder: p.hash, Scope: "round:" + p.round.ID.String(), Limit: p.tier.PerRoundLimit})
 		}
+		return takes
 	}
 	return []postgres.QuotaTake{{CampaignID: p.c.ID, Holder: p.hash, Scope: "category:" + p.cat.Code, Limit: p.cat.PerHolderLimit}}
 }
@@ -162,7 +164,7 @@ type batcher struct {
 }
 
 const (
-	claimWorkers  = 4
+	claimWorkers  = 2
 	maxClaimBatch = 256
 	// claimQueue bounds waiting claims; past it, claims are refused with 429
 	// at once instead of piling up into timeouts.
@@ -245,7 +247,7 @@ func (s *Service) claimBatch(ctx context.Context, tx pgx.Tx, batch []*pendingCla
 	out := make([]claimOutcome, len(batch))
 
 	// 1. Idempotency keys first: a key already taken means a twin of this
-	// request committed (or is committing) its effect.
+	// request committed (or is committing, and we wait for it) its effect.
 	keys := make([]idempotency.Key, len(batch))
 	for i, p := range batch {
 		keys[i] = p.req.Idem
@@ -337,20 +339,6 @@ func (s *Service) claimBatch(ctx context.Context, tx pgx.Tx, batch []*pendingCla
 	if err := postgres.InsertVouchers(ctx, tx, vs); err != nil {
 		return nil, nil, err
 	}
-	campaigns := make([]uuid.UUID, 0, len(value))
-	for c := range value {
-		campaigns = append(campaigns, c)
-	}
-	slices.SortFunc(campaigns, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
-	for _, c := range campaigns {
-		if value[c] == 0 {
-			continue
-		}
-		t := ledger.Transfer{CampaignID: c, Kind: ledger.Claim, AmountFen: value[c], Ref: "claims:" + vs[0].ID.String(), BucketKey: rand.Uint64()}
-		if _, err := postgres.PostTransfer(ctx, tx, t, now); err != nil {
-			return nil, nil, err
-		}
-	}
 	events := make([]auditlog.Event, len(vs))
 	wonKeys := make([]idempotency.Key, len(vs))
 	answers := make([]idempotency.Response, len(vs))
@@ -372,6 +360,21 @@ func (s *Service) claimBatch(ctx context.Context, tx pgx.Tx, batch []*pendingCla
 	}
 	if err := postgres.CompleteIdempotencyKeys(ctx, tx, wonKeys, answers); err != nil {
 		return nil, nil, err
+	}
+	// Last: the ledger's bucket rows stay locked until commit.
+	campaigns := make([]uuid.UUID, 0, len(value))
+	for c := range value {
+		campaigns = append(campaigns, c)
+	}
+	slices.SortFunc(campaigns, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	for _, c := range campaigns {
+		if value[c] == 0 {
+			continue
+		}
+		t := ledger.Transfer{CampaignID: c, Kind: ledger.Claim, AmountFen: value[c], Ref: "claims:" + vs[0].ID.String(), BucketKey: rand.Uint64()}
+		if _, err := postgres.PostTransfer(ctx, tx, t, now); err != nil {
+			return nil, nil, err
+		}
 	}
 	return out, emptied, nil
 }
