@@ -22,9 +22,17 @@ import (
 type Job struct {
 	Name    string
 	Spec    string        // cron spec with seconds, or "@every 15s"
-	Timeout time.Duration // the lease lasts this long; the run is cancelled after it
+	Timeout time.Duration // the run is cancelled after it
 	Run     func(ctx context.Context) error
 }
+
+// The lease is short and renewed while a job runs, so a replica that dies
+// mid-job (SIGKILL, a lost machine) holds it up for seconds, not for the
+// job's whole timeout.
+const (
+	leaseTTL   = 10 * time.Second
+	leaseRenew = 3 * time.Second
+)
 
 // Scheduler runs jobs until stopped.
 type Scheduler struct {
@@ -70,7 +78,7 @@ func (s *Scheduler) wrap(j Job) func() {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, j.Timeout)
 		defer cancel()
-		ok, err := postgres.AcquireLease(ctx, s.pool, j.Name, s.holder, j.Timeout)
+		ok, err := postgres.AcquireLease(ctx, s.pool, j.Name, s.holder, leaseTTL)
 		if err != nil {
 			s.log.Warn("job lease", "job", j.Name, "error", err)
 			return
@@ -78,6 +86,8 @@ func (s *Scheduler) wrap(j Job) func() {
 		if !ok {
 			return // another replica runs it
 		}
+		stopRenew := s.renew(ctx, cancel, j.Name)
+		defer stopRenew()
 		start := time.Now()
 		if err := j.Run(ctx); err != nil {
 			s.log.Error("job failed", "job", j.Name, "error", err, "took_ms", time.Since(start).Milliseconds())
@@ -86,6 +96,32 @@ func (s *Scheduler) wrap(j Job) func() {
 			s.log.Warn("job lease release", "job", j.Name, "error", err)
 		}
 	}
+}
+
+// renew keeps the lease while the job runs; losing it (the database says
+// another replica holds it) cancels the run.
+func (s *Scheduler) renew(ctx context.Context, cancel context.CancelFunc, job string) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(leaseRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ok, err := postgres.AcquireLease(ctx, s.pool, job, s.holder, leaseTTL)
+				if err == nil && !ok {
+					s.log.Warn("job lease lost; stopping the run", "job", job)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // Start begins running jobs.
