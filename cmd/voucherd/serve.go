@@ -80,7 +80,7 @@ func serve(args []string) error {
 		Issuer:       issuers,
 		Issuance:     issuing,
 		Checkout:     checkouts,
-		Audit:        audit.New(db.Pool),
+		Audit:        audit.New(db.Pool, hasher),
 	})
 	if err != nil {
 		return err

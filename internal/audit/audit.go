@@ -9,17 +9,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/auditlog"
+	"github.com/tongquan/tongquan/internal/holder"
 	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
 )
 
 // Service runs the audit use cases. Its pool may point at a read replica.
 type Service struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	hasher *holder.Hasher
 }
 
-// New returns the audit use cases over pool.
-func New(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
+// New returns the audit use cases over pool. hasher must be the one the
+// service issues with, so a holder's ID number finds their redemptions; nil
+// leaves holder lookups unavailable.
+func New(pool *pgxpool.Pool, hasher *holder.Hasher) *Service {
+	return &Service{pool: pool, hasher: hasher}
+}
 
 // Verification is the outcome of checking the audit chain and the ledger.
 type Verification struct {

@@ -48,7 +48,7 @@ func newIssuerEnv(t *testing.T) *issuerEnv {
 	db := pgtest.New(t)
 	clk := newClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	svc := issuer.New(db.Pool, clk.Now)
-	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Audit: audit.New(db.Pool)})
+	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Audit: audit.New(db.Pool, nil)})
 	return &issuerEnv{harness: h, db: db, clock: clk, svc: svc}
 }
 

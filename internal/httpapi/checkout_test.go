@@ -40,7 +40,7 @@ func newCheckoutEnv(t *testing.T) (*issuerEnv, *issuance.Service, *redemption.Si
 	is := issuance.New(db.Pool, issuance.Options{Now: clk.Now, Hasher: hasher})
 	t.Cleanup(is.Close)
 	svc := issuer.New(db.Pool, clk.Now)
-	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool),
+	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool, hasher),
 		Checkout: checkout.New(db.Pool, checkout.Options{Now: clk.Now, Hasher: hasher, Signer: signer})})
 	first := "91310104MA1FL5XX1"
 	c, err := registry.USCCCheckChar(first)

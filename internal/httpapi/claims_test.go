@@ -29,7 +29,7 @@ func newIssuanceEnv(t *testing.T) (*issuerEnv, *issuance.Service) {
 	is := issuance.New(db.Pool, issuance.Options{Now: clk.Now, Hasher: hasher})
 	t.Cleanup(is.Close)
 	svc := issuer.New(db.Pool, clk.Now)
-	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool)})
+	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool, hasher)})
 	return &issuerEnv{harness: h, db: db, clock: clk, svc: svc}, is
 }
 

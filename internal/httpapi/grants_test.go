@@ -29,7 +29,7 @@ func newGrantEnv(t *testing.T, bulkLimit int64) *issuerEnv {
 	is := issuance.New(db.Pool, issuance.Options{Now: clk.Now, Hasher: hasher})
 	t.Cleanup(is.Close)
 	svc := issuer.New(db.Pool, clk.Now)
-	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool), BulkBodyLimit: bulkLimit})
+	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool, nil), BulkBodyLimit: bulkLimit})
 	return &issuerEnv{harness: h, db: db, clock: clk, svc: svc}
 }
 

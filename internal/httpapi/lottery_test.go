@@ -47,7 +47,7 @@ func newLotteryEnv(t *testing.T) *lotteryEnv {
 	is := issuance.New(db.Pool, issuance.Options{Now: clk.Now, Hasher: hasher})
 	t.Cleanup(is.Close)
 	svc := issuer.New(db.Pool, clk.Now)
-	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool)})
+	h := newHarness(t, Config{Pool: db.Pool, Issuer: svc, Issuance: is, Audit: audit.New(db.Pool, nil)})
 	return &lotteryEnv{issuerEnv: &issuerEnv{harness: h, db: db, clock: clk, svc: svc}, issuance: is}
 }
 

@@ -706,6 +706,78 @@ func (e WalletQueryStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListAuditRedemptionsParamsStatus.
+const (
+	ListAuditRedemptionsParamsStatusCancelled ListAuditRedemptionsParamsStatus = "cancelled"
+	ListAuditRedemptionsParamsStatusConfirmed ListAuditRedemptionsParamsStatus = "confirmed"
+	ListAuditRedemptionsParamsStatusExpired   ListAuditRedemptionsParamsStatus = "expired"
+	ListAuditRedemptionsParamsStatusRefunded  ListAuditRedemptionsParamsStatus = "refunded"
+	ListAuditRedemptionsParamsStatusReserved  ListAuditRedemptionsParamsStatus = "reserved"
+)
+
+// Valid indicates whether the value is a known member of the ListAuditRedemptionsParamsStatus enum.
+func (e ListAuditRedemptionsParamsStatus) Valid() bool {
+	switch e {
+	case ListAuditRedemptionsParamsStatusCancelled:
+		return true
+	case ListAuditRedemptionsParamsStatusConfirmed:
+		return true
+	case ListAuditRedemptionsParamsStatusExpired:
+		return true
+	case ListAuditRedemptionsParamsStatusRefunded:
+		return true
+	case ListAuditRedemptionsParamsStatusReserved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAuditRedemptionsParamsStatus.
+const (
+	ExportAuditRedemptionsParamsStatusCancelled ExportAuditRedemptionsParamsStatus = "cancelled"
+	ExportAuditRedemptionsParamsStatusConfirmed ExportAuditRedemptionsParamsStatus = "confirmed"
+	ExportAuditRedemptionsParamsStatusExpired   ExportAuditRedemptionsParamsStatus = "expired"
+	ExportAuditRedemptionsParamsStatusRefunded  ExportAuditRedemptionsParamsStatus = "refunded"
+	ExportAuditRedemptionsParamsStatusReserved  ExportAuditRedemptionsParamsStatus = "reserved"
+)
+
+// Valid indicates whether the value is a known member of the ExportAuditRedemptionsParamsStatus enum.
+func (e ExportAuditRedemptionsParamsStatus) Valid() bool {
+	switch e {
+	case ExportAuditRedemptionsParamsStatusCancelled:
+		return true
+	case ExportAuditRedemptionsParamsStatusConfirmed:
+		return true
+	case ExportAuditRedemptionsParamsStatusExpired:
+		return true
+	case ExportAuditRedemptionsParamsStatusRefunded:
+		return true
+	case ExportAuditRedemptionsParamsStatusReserved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportAuditRedemptionsParamsFormat.
+const (
+	Csv    ExportAuditRedemptionsParamsFormat = "csv"
+	Ndjson ExportAuditRedemptionsParamsFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the ExportAuditRedemptionsParamsFormat enum.
+func (e ExportAuditRedemptionsParamsFormat) Valid() bool {
+	switch e {
+	case Csv:
+		return true
+	case Ndjson:
+		return true
+	default:
+		return false
+	}
+}
+
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
 	Action    string `json:"action"`
@@ -727,6 +799,44 @@ type AuditEvent struct {
 // AuditEventList defines model for AuditEventList.
 type AuditEventList struct {
 	Items []AuditEvent `json:"items"`
+}
+
+// AuditRedemption defines model for AuditRedemption.
+type AuditRedemption struct {
+	AmountFen            int64              `json:"amount_fen"`
+	CampaignId           openapi_types.UUID `json:"campaign_id"`
+	Category             *string            `json:"category,omitempty"`
+	ChannelTransactionId *string            `json:"channel_transaction_id,omitempty"`
+	ClawedBackFen        int64              `json:"clawed_back_fen"`
+	ConfirmedAt          *time.Time         `json:"confirmed_at,omitempty"`
+	CreatedAt            time.Time          `json:"created_at"`
+	DiscountFen          int64              `json:"discount_fen"`
+
+	// Holder The holder's keyed hash (hex): links a holder's redemptions without revealing them.
+	Holder           *string            `json:"holder,omitempty"`
+	Id               openapi_types.UUID `json:"id"`
+	Kind             CampaignKind       `json:"kind"`
+	MerchantCategory *string            `json:"merchant_category,omitempty"`
+	MerchantId       string             `json:"merchant_id"`
+	MerchantRegion   *string            `json:"merchant_region,omitempty"`
+	OrderNo          string             `json:"order_no"`
+	PaidFen          *int64             `json:"paid_fen,omitempty"`
+	PaymentChannel   string             `json:"payment_channel"`
+	PlatformId       string             `json:"platform_id"`
+	RefundedFen      int64              `json:"refunded_fen"`
+	Status           string             `json:"status"`
+	VoucherCode      string             `json:"voucher_code"`
+}
+
+// AuditRedemptionPage defines model for AuditRedemptionPage.
+type AuditRedemptionPage struct {
+	Items      []AuditRedemption `json:"items"`
+	NextCursor *string           `json:"next_cursor,omitempty"`
+	Totals     struct {
+		Count       int64 `json:"count"`
+		DiscountFen int64 `json:"discount_fen"`
+		PaidFen     int64 `json:"paid_fen"`
+	} `json:"totals"`
 }
 
 // Budget defines model for Budget.
@@ -1577,6 +1687,68 @@ type ListAuditEventsParams struct {
 	Limit *Limit              `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ListAuditRedemptionsParams defines parameters for ListAuditRedemptions.
+type ListAuditRedemptionsParams struct {
+	CampaignId *openapi_types.UUID `form:"campaign_id,omitempty" json:"campaign_id,omitempty"`
+	PlatformId *string             `form:"platform_id,omitempty" json:"platform_id,omitempty"`
+	MerchantId *string             `form:"merchant_id,omitempty" json:"merchant_id,omitempty"`
+
+	// MerchantRegion Region code prefix (2, 4 or 6 digits).
+	MerchantRegion *string `form:"merchant_region,omitempty" json:"merchant_region,omitempty"`
+
+	// Category Trade-in category.
+	Category       *string                           `form:"category,omitempty" json:"category,omitempty"`
+	PaymentChannel *PaymentChannel                   `form:"payment_channel,omitempty" json:"payment_channel,omitempty"`
+	Status         *ListAuditRedemptionsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// From Created at or after (RFC 3339).
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Created before (RFC 3339).
+	To    *time.Time `form:"to,omitempty" json:"to,omitempty"`
+	Limit *Limit     `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's next_cursor.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// HolderIdNumber A holder's resident ID number, hashed server-side; never put it in the URL.
+	HolderIdNumber *string `json:"Holder-Id-Number,omitempty"`
+}
+
+// ListAuditRedemptionsParamsStatus defines parameters for ListAuditRedemptions.
+type ListAuditRedemptionsParamsStatus string
+
+// ExportAuditRedemptionsParams defines parameters for ExportAuditRedemptions.
+type ExportAuditRedemptionsParams struct {
+	CampaignId *openapi_types.UUID `form:"campaign_id,omitempty" json:"campaign_id,omitempty"`
+	PlatformId *string             `form:"platform_id,omitempty" json:"platform_id,omitempty"`
+	MerchantId *string             `form:"merchant_id,omitempty" json:"merchant_id,omitempty"`
+
+	// MerchantRegion Region code prefix (2, 4 or 6 digits).
+	MerchantRegion *string `form:"merchant_region,omitempty" json:"merchant_region,omitempty"`
+
+	// Category Trade-in category.
+	Category       *string                             `form:"category,omitempty" json:"category,omitempty"`
+	PaymentChannel *PaymentChannel                     `form:"payment_channel,omitempty" json:"payment_channel,omitempty"`
+	Status         *ExportAuditRedemptionsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// From Created at or after (RFC 3339).
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Created before (RFC 3339).
+	To     *time.Time                          `form:"to,omitempty" json:"to,omitempty"`
+	Format *ExportAuditRedemptionsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// HolderIdNumber A holder's resident ID number, hashed server-side; never put it in the URL.
+	HolderIdNumber *string `json:"Holder-Id-Number,omitempty"`
+}
+
+// ExportAuditRedemptionsParamsStatus defines parameters for ExportAuditRedemptions.
+type ExportAuditRedemptionsParamsStatus string
+
+// ExportAuditRedemptionsParamsFormat defines parameters for ExportAuditRedemptions.
+type ExportAuditRedemptionsParamsFormat string
+
 // ListCampaignsParams defines parameters for ListCampaigns.
 type ListCampaignsParams struct {
 	Status *CampaignStatus `form:"status,omitempty" json:"status,omitempty"`
@@ -1785,6 +1957,12 @@ type ServerInterface interface {
 	// ListAuditEvents The audit events of one entity, oldest first.
 	// (GET /v1/audit/events)
 	ListAuditEvents(c *gin.Context, params ListAuditEventsParams)
+	// ListAuditRedemptions Redemption history by campaign, platform, merchant, region, category, channel, holder, status and time; keyset pages with totals for the whole filter.
+	// (GET /v1/audit/redemptions)
+	ListAuditRedemptions(c *gin.Context, params ListAuditRedemptionsParams)
+	// ExportAuditRedemptions The same selection streamed in full (constant memory), as CSV or NDJSON.
+	// (GET /v1/audit/redemptions/export)
+	ExportAuditRedemptions(c *gin.Context, params ExportAuditRedemptionsParams)
 	// VerifyAudit Check the audit chain and that every ledger balance equals its entries; names the first fault.
 	// (GET /v1/audit/verify)
 	VerifyAudit(c *gin.Context)
@@ -1992,6 +2170,254 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(c *gin.Context) {
 	}
 
 	siw.Handler.ListAuditEvents(c, params)
+}
+
+// ListAuditRedemptions operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditRedemptions(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditRedemptionsParams
+
+	// ------------- Optional query parameter "campaign_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "campaign_id", c.Request.URL.Query(), &params.CampaignId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform_id", c.Request.URL.Query(), &params.PlatformId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "merchant_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "merchant_id", c.Request.URL.Query(), &params.MerchantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "merchant_region" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "merchant_region", c.Request.URL.Query(), &params.MerchantRegion, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_region: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "category" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "category", c.Request.URL.Query(), &params.Category, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter category: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "payment_channel" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "payment_channel", c.Request.URL.Query(), &params.PaymentChannel, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter payment_channel: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Holder-Id-Number" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Holder-Id-Number")]; found {
+		var HolderIdNumber string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Holder-Id-Number, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Holder-Id-Number", valueList[0], &HolderIdNumber, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Holder-Id-Number: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.HolderIdNumber = &HolderIdNumber
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListAuditRedemptions(c, params)
+}
+
+// ExportAuditRedemptions operation middleware
+func (siw *ServerInterfaceWrapper) ExportAuditRedemptions(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportAuditRedemptionsParams
+
+	// ------------- Optional query parameter "campaign_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "campaign_id", c.Request.URL.Query(), &params.CampaignId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter campaign_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform_id", c.Request.URL.Query(), &params.PlatformId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "merchant_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "merchant_id", c.Request.URL.Query(), &params.MerchantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "merchant_region" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "merchant_region", c.Request.URL.Query(), &params.MerchantRegion, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter merchant_region: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "category" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "category", c.Request.URL.Query(), &params.Category, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter category: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "payment_channel" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "payment_channel", c.Request.URL.Query(), &params.PaymentChannel, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter payment_channel: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Holder-Id-Number" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Holder-Id-Number")]; found {
+		var HolderIdNumber string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Holder-Id-Number, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Holder-Id-Number", valueList[0], &HolderIdNumber, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Holder-Id-Number: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.HolderIdNumber = &HolderIdNumber
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ExportAuditRedemptions(c, params)
 }
 
 // VerifyAudit operation middleware
@@ -3117,6 +3543,8 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/v1/redemptions/:redemption_id/cancel", wrapper.CancelRedemption)
 	router.POST(options.BaseURL+"/v1/redemptions/:redemption_id/refunds", wrapper.RefundRedemption)
 	router.GET(options.BaseURL+"/.well-known/tongquan-receipt-keys", wrapper.GetReceiptKeys)
+	router.GET(options.BaseURL+"/v1/audit/redemptions", wrapper.ListAuditRedemptions)
+	router.GET(options.BaseURL+"/v1/audit/redemptions/export", wrapper.ExportAuditRedemptions)
 	router.GET(options.BaseURL+"/v1/audit/events", wrapper.ListAuditEvents)
 	router.GET(options.BaseURL+"/v1/audit/verify", wrapper.VerifyAudit)
 }
@@ -3335,6 +3763,133 @@ type ListAuditEventsdefaultJSONResponse struct {
 }
 
 func (response ListAuditEventsdefaultJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditRedemptionsRequestObject struct {
+	Params ListAuditRedemptionsParams
+}
+
+type ListAuditRedemptionsResponseObject interface {
+	VisitListAuditRedemptionsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditRedemptions200JSONResponse AuditRedemptionPage
+
+func (response ListAuditRedemptions200JSONResponse) VisitListAuditRedemptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditRedemptionsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListAuditRedemptionsdefaultJSONResponse) VisitListAuditRedemptionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportAuditRedemptionsRequestObject struct {
+	Params ExportAuditRedemptionsParams
+}
+
+type ExportAuditRedemptionsResponseObject interface {
+	VisitExportAuditRedemptionsResponse(w http.ResponseWriter) error
+}
+
+type ExportAuditRedemptions200ApplicationxNdjsonResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAuditRedemptions200ApplicationxNdjsonResponse) VisitExportAuditRedemptionsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type ExportAuditRedemptions200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportAuditRedemptions200TextcsvResponse) VisitExportAuditRedemptionsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportAuditRedemptionsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ExportAuditRedemptionsdefaultJSONResponse) VisitExportAuditRedemptionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5890,6 +6445,12 @@ type StrictServerInterface interface {
 	// ListAuditEvents The audit events of one entity, oldest first.
 	// (GET /v1/audit/events)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// ListAuditRedemptions Redemption history by campaign, platform, merchant, region, category, channel, holder, status and time; keyset pages with totals for the whole filter.
+	// (GET /v1/audit/redemptions)
+	ListAuditRedemptions(ctx context.Context, request ListAuditRedemptionsRequestObject) (ListAuditRedemptionsResponseObject, error)
+	// ExportAuditRedemptions The same selection streamed in full (constant memory), as CSV or NDJSON.
+	// (GET /v1/audit/redemptions/export)
+	ExportAuditRedemptions(ctx context.Context, request ExportAuditRedemptionsRequestObject) (ExportAuditRedemptionsResponseObject, error)
 	// VerifyAudit Check the audit chain and that every ledger balance equals its entries; names the first fault.
 	// (GET /v1/audit/verify)
 	VerifyAudit(ctx context.Context, request VerifyAuditRequestObject) (VerifyAuditResponseObject, error)
@@ -6148,6 +6709,58 @@ func (sh *strictHandler) ListAuditEvents(ctx *gin.Context, params ListAuditEvent
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		if err := validResponse.VisitListAuditEventsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAuditRedemptions operation middleware
+func (sh *strictHandler) ListAuditRedemptions(ctx *gin.Context, params ListAuditRedemptionsParams) {
+	var request ListAuditRedemptionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditRedemptions(ctx, request.(ListAuditRedemptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditRedemptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListAuditRedemptionsResponseObject); ok {
+		if err := validResponse.VisitListAuditRedemptionsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExportAuditRedemptions operation middleware
+func (sh *strictHandler) ExportAuditRedemptions(ctx *gin.Context, params ExportAuditRedemptionsParams) {
+	var request ExportAuditRedemptionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportAuditRedemptions(ctx, request.(ExportAuditRedemptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportAuditRedemptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ExportAuditRedemptionsResponseObject); ok {
+		if err := validResponse.VisitExportAuditRedemptionsResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
