@@ -33,6 +33,11 @@ func issuerJobs(s *issuer.Service, is *issuance.Service, pool *pgxpool.Pool) []s
 			Run: is.RunLotteries,
 		},
 		{
+			// Grant jobs left by a replica that stopped are taken over.
+			Name: "grant-resume", Spec: "@every 30s", Timeout: time.Minute,
+			Run: func(ctx context.Context) error { _, err := is.ResumeGrants(ctx); return err },
+		},
+		{
 			// Expired vouchers give their value back to the budget.
 			Name: "voucher-expiry", Spec: "@every 30s", Timeout: 5 * time.Minute,
 			Run: func(ctx context.Context) error { _, err := is.ExpireVouchers(ctx); return err },

@@ -99,6 +99,7 @@ func (s *Service) CreateGrant(ctx context.Context, a issuer.Actor, campaignID uu
 	return s.createGrant(ctx, a, campaignID, tierID, r, grantChunkRows)
 }
 
+// createGrant is CreateGrant staging chunks of chunkRows rows.
 func (s *Service) createGrant(ctx context.Context, a issuer.Actor, campaignID uuid.UUID, tierID string, r io.Reader, chunkRows int) (Grant, error) {
 	if s.hasher == nil {
 		return Grant{}, errors.New("issuance: no holder hash key configured")
@@ -421,7 +422,8 @@ func commitGrantValue(ctx context.Context, tx pgx.Tx, g postgres.GrantRecord, fe
 }
 
 // endGrant records the job's end, done or failed for the given reason, and
-// drops what it left staged (chunks other workers hold, they drop).
+// drops the chunks ended jobs left staged (those other workers hold, they
+// drop themselves).
 func endGrant(ctx context.Context, tx pgx.Tx, g postgres.GrantRecord, now time.Time, failure string) error {
 	g.Status, g.Failure, g.UpdatedAt, g.FinishedAt = GrantDone, failure, now, &now
 	if failure != "" {

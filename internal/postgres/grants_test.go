@@ -3,14 +3,18 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tongquan/tongquan/internal/campaign"
@@ -63,7 +67,9 @@ func BenchmarkGrant1M(b *testing.B) {
 }
 
 // BenchmarkGrantRawCopy COPYs -grant.rows ready-made granted vouchers into
-// vouchers in one statement: the ceiling BenchmarkGrant1M is measured against.
+// vouchers: the ceiling BenchmarkGrant1M is measured against. streams=1 is
+// one COPY statement; streams=2 splits the rows over two connections, as
+// the grant job splits its chunks over two workers.
 func BenchmarkGrantRawCopy(b *testing.B) {
 	n := *grantBenchRows
 	hashes := make([][]byte, n)
@@ -71,36 +77,51 @@ func BenchmarkGrantRawCopy(b *testing.B) {
 		hashes[i] = make([]byte, 32)
 		_, _ = rand.Read(hashes[i])
 	}
-	for range b.N {
-		b.StopTimer()
-		db, _, c := grantBenchCampaign(b, int64(n))
-		tier, _ := c.Tier("200-50")
-		now := time.Now()
-		tmpl := voucher.OfTier(&c, tier, holder.Hash{}, now, voucher.FromGrant, "", nil)
-		b.StartTimer()
-
-		i := 0
-		copied, err := db.Pool.CopyFrom(context.Background(), pgx.Identifier{"vouchers"},
-			[]string{"id", "code", "campaign_id", "holder_hash", "kind", "tier_id", "min_spend_fen", "discount_fen",
-				"valid_from", "valid_until", "status", "source", "created_at", "updated_at"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == n {
-					return nil, nil
+	for _, streams := range []int{1, 2} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				db, _, c := grantBenchCampaign(b, int64(n))
+				b.StartTimer()
+				errs := make([]error, streams)
+				var wg sync.WaitGroup
+				for s := range streams {
+					wg.Go(func() { errs[s] = rawCopyVouchers(db.Pool, c, hashes[s*n/streams:(s+1)*n/streams]) })
 				}
-				i++
-				return []any{uuid.Must(uuid.NewV7()), voucher.NewCode(), c.ID, hashes[i-1], string(tmpl.Kind), tmpl.TierID,
-					tmpl.MinSpendFen, tmpl.DiscountFen, tmpl.ValidFrom, tmpl.ValidUntil, string(tmpl.Status),
-					string(tmpl.Source), now, now}, nil
-			}))
-		require.NoError(b, err)
-		require.EqualValues(b, n, copied)
+				wg.Wait()
+				require.NoError(b, errors.Join(errs...))
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "vouchers/s")
+		})
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "vouchers/s")
+}
+
+// rawCopyVouchers COPYs a granted voucher of campaign c's tier 200-50 for
+// each holder hash.
+func rawCopyVouchers(pool *pgxpool.Pool, c campaign.Campaign, hashes [][]byte) error {
+	tier, _ := c.Tier("200-50")
+	now := time.Now()
+	tmpl := voucher.OfTier(&c, tier, holder.Hash{}, now, voucher.FromGrant, "", nil)
+	i := 0
+	_, err := pool.CopyFrom(context.Background(), pgx.Identifier{"vouchers"},
+		[]string{"id", "code", "campaign_id", "holder_hash", "kind", "tier_id", "min_spend_fen", "discount_fen",
+			"valid_from", "valid_until", "status", "source", "created_at", "updated_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(hashes) {
+				return nil, nil
+			}
+			i++
+			return []any{pgtype.UUID{Bytes: uuid.Must(uuid.NewV7()), Valid: true}, voucher.NewCode(),
+				pgtype.UUID{Bytes: c.ID, Valid: true}, hashes[i-1], string(tmpl.Kind), tmpl.TierID,
+				tmpl.MinSpendFen, tmpl.DiscountFen, tmpl.ValidFrom, tmpl.ValidUntil, string(tmpl.Status),
+				string(tmpl.Source), now, now}, nil
+		}))
+	return err
 }
 
 // grantBenchCampaign is an approved campaign with budget for units vouchers
 // of tier 200-50, in a fresh database, with the issuance service on it.
-func grantBenchCampaign(b *testing.B, units int64) (*pgtest.DB, *issuance.Service, campaign.Campaign) {
+func grantBenchCampaign(b testing.TB, units int64) (*pgtest.DB, *issuance.Service, campaign.Campaign) {
 	b.Helper()
 	db := pgtest.New(b)
 	ctx := context.Background()
