@@ -136,3 +136,24 @@ func TestCheckoutOverHTTP(t *testing.T) {
 	missing := e.request(http.MethodGet, "/v1/redemptions/0190f1b2-7c4e-7a1b-9c3d-5e6f7a8b9c0d", e.platformToken(), nil)
 	assert.Equal(t, http.StatusNotFound, missing.Status)
 }
+
+func TestCancelOverHTTPReplays(t *testing.T) {
+	e, is, _ := newCheckoutEnv(t)
+	id := liveRoundCampaign(t, e, is, 5)
+	claimed := e.claim(t, id, "c-1", claimBody(1, "200-50"))
+	require.Equal(t, http.StatusCreated, claimed.Status, "%s", claimed.Body)
+	code := decode[struct{ Code string }](t, claimed.Body).Code
+	holderJSON := fmt.Sprintf(`{"id_number":%q}`, testIDNumber(1))
+	res := e.post(t, "/v1/redemptions", "r-1", `{"voucher_code":"`+code+`","holder":`+holderJSON+`,"order":`+orderJSON("o-1", 30000)+`,"payment_channel":"alipay"}`)
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	rid := decode[struct{ ID string }](t, res.Body).ID
+
+	first := e.post(t, "/v1/redemptions/"+rid+"/cancel", "x-1", ``)
+	require.Equal(t, http.StatusOK, first.Status, "%s", first.Body)
+	assert.Contains(t, string(first.Body), `"status":"cancelled"`)
+	again := e.post(t, "/v1/redemptions/"+rid+"/cancel", "x-1", ``)
+	assert.True(t, bytes.Equal(first.Body, again.Body))
+	other := e.post(t, "/v1/redemptions/"+rid+"/cancel", "x-2", ``)
+	assert.Equal(t, http.StatusConflict, other.Status)
+	assert.Equal(t, "REDEMPTION_STATE", other.errorCode(t))
+}

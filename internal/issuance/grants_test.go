@@ -416,3 +416,27 @@ func TestGrantPace(t *testing.T) {
 
 	assert.Zero(t, s.present(postgres.GrantRecord{Status: GrantRunning, RowsTotal: 10, CreatedAt: start}).RatePerSecond)
 }
+
+// TestGrant100kHoldersTwice loads 100,000 holders and uploads the same file
+// again: every holder is granted exactly once.
+func TestGrant100kHoldersTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 100,000 holders")
+	}
+	e := newGrantTestEnv(t)
+	const holders = 100_000
+	c := e.approvedCampaign(t, holders)
+	file := grantTestFile(holders)
+
+	first := e.wait(t, e.upload(t, e.svc, c, file).ID)
+	require.Equal(t, GrantDone, first.Status, first.Failure)
+	assert.EqualValues(t, holders, first.Granted)
+	before := e.checkBooks(t, c)
+	assert.Equal(t, int64(holders)*grantTestDiscount, before.Committed)
+
+	again := e.wait(t, e.upload(t, e.svc, c, file).ID)
+	require.Equal(t, GrantDone, again.Status, again.Failure)
+	assert.Zero(t, again.Granted)
+	assert.EqualValues(t, holders, again.Duplicates)
+	assert.Equal(t, before, e.checkBooks(t, c), "nobody granted twice, the budget unchanged")
+}
