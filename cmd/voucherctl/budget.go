@@ -42,69 +42,46 @@ type budgetChange struct {
 }
 
 func runCampaignBudget(out io.Writer, args []string) error {
-	fs, conn := newFlags(campaignGroup+" budget", "ID", auth.RoleAuditor)
-	pos, err := parse(fs, out, args, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	raw, err := c.sendJSON(http.MethodGet, apiPath("v1", "campaigns", pos[0], "budget"), nil, nil)
-	if err != nil {
-		return err
-	}
-	_, err = render(c, out, raw, func(w io.Writer, b *budget) {
-		fmt.Fprintf(w, "Campaign:\t%s\n", b.CampaignID)
-		fmt.Fprintf(w, "Funded:\t%s\n", yuan(b.FundedFen))
-		for _, line := range []struct {
-			label string
-			fen   int64
-		}{
-			{"available", b.AvailableFen},
-			{"allocated", b.AllocatedFen},
-			{"committed", b.CommittedFen},
-			{"held", b.HeldFen},
-			{"payable", b.PayableFen},
-			{"settled", b.SettledFen},
-		} {
-			fmt.Fprintf(w, "  %s:\t%s\n", line.label, yuan(line.fen))
-		}
-		fmt.Fprintf(w, "Pending changes:\t%s\n", yuan(b.PendingChangeFen))
-		// The parts always add up to the funds; say so loudly if they do not.
-		if sum := b.AvailableFen + b.AllocatedFen + b.CommittedFen + b.HeldFen + b.PayableFen + b.SettledFen; sum != b.FundedFen {
-			fmt.Fprintf(w, "\nWARNING: the parts add up to %s, not the funded amount; run voucherctl audit verify\n", yuan(sum))
-		}
-	})
-	return err
+	return showOne(out, args, campaignGroup+" budget", "ID", auth.RoleAuditor, func(id string) string { return apiPath("v1", "campaigns", id, "budget") },
+		func(w io.Writer, b *budget) {
+			fmt.Fprintf(w, "Campaign:\t%s\n", b.CampaignID)
+			fmt.Fprintf(w, "Funded:\t%s\n", yuan(b.FundedFen))
+			for _, line := range []struct {
+				label string
+				fen   int64
+			}{
+				{"available", b.AvailableFen},
+				{"allocated", b.AllocatedFen},
+				{"committed", b.CommittedFen},
+				{"held", b.HeldFen},
+				{"payable", b.PayableFen},
+				{"settled", b.SettledFen},
+			} {
+				fmt.Fprintf(w, "  %s:\t%s\n", line.label, yuan(line.fen))
+			}
+			fmt.Fprintf(w, "Pending changes:\t%s\n", yuan(b.PendingChangeFen))
+			// The parts always add up to the funds; say so loudly if they do not.
+			if sum := b.AvailableFen + b.AllocatedFen + b.CommittedFen + b.HeldFen + b.PayableFen + b.SettledFen; sum != b.FundedFen {
+				fmt.Fprintf(w, "\nWARNING: the parts add up to %s, not the funded amount; run voucherctl audit verify\n", yuan(sum))
+			}
+		})
+}
+
+// budgetChangeList is the answer of GET …/budget-changes.
+type budgetChangeList struct {
+	Items []budgetChange `json:"items"`
 }
 
 func runBudgetChangeList(out io.Writer, args []string) error {
-	fs, conn := newFlags(campaignGroup+" budget-changes", "ID", auth.RoleAuditor)
-	pos, err := parse(fs, out, args, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	raw, err := c.sendJSON(http.MethodGet, apiPath("v1", "campaigns", pos[0], "budget-changes"), nil, nil)
-	if err != nil {
-		return err
-	}
-	type list struct {
-		Items []budgetChange `json:"items"`
-	}
-	_, err = render(c, out, raw, func(w io.Writer, l *list) {
-		fmt.Fprintln(w, "ID\tSTATUS\tDELTA\tREQUESTED\tBY\tDECIDED\tBY\tREASON")
-		for _, ch := range l.Items {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ch.ID, ch.Status, yuan(ch.DeltaFen),
-				when(ch.RequestedAt), ch.RequestedBy, when(ch.DecidedAt), orDash(ch.DecidedBy), ch.Reason)
-		}
-	})
-	return err
+	return showOne(out, args, campaignGroup+" budget-changes", "ID", auth.RoleAuditor,
+		func(id string) string { return apiPath("v1", "campaigns", id, "budget-changes") },
+		func(w io.Writer, l *budgetChangeList) {
+			fmt.Fprintln(w, "ID\tSTATUS\tDELTA\tREQUESTED\tBY\tDECIDED\tBY\tREASON")
+			for _, ch := range l.Items {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ch.ID, ch.Status, yuan(ch.DeltaFen),
+					when(ch.RequestedAt), ch.RequestedBy, when(ch.DecidedAt), orDash(ch.DecidedBy), ch.Reason)
+			}
+		})
 }
 
 func runBudgetChangeRequest(out io.Writer, args []string) error {

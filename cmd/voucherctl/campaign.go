@@ -99,21 +99,8 @@ func runCampaignList(out io.Writer, args []string) error {
 }
 
 func runCampaignShow(out io.Writer, args []string) error {
-	fs, conn := newFlags(campaignGroup+" show", "ID", auth.RoleAuditor)
-	pos, err := parse(fs, out, args, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	raw, err := c.sendJSON(http.MethodGet, apiPath("v1", "campaigns", pos[0]), nil, nil)
-	if err != nil {
-		return err
-	}
-	_, err = render(c, out, raw, showCampaign)
-	return err
+	return showOne(out, args, campaignGroup+" show", "ID", auth.RoleAuditor, func(id string) string { return apiPath("v1", "campaigns", id) },
+		showCampaign)
 }
 
 // transition is the command for one lifecycle action; role is the one the

@@ -255,3 +255,23 @@ func render[T any](c *client, out io.Writer, raw []byte, table func(w io.Writer,
 	table(tw, v)
 	return v, tw.Flush()
 }
+
+// showOne is a read command taking one id argument (named arg in its
+// usage): a GET of path(id), shown with table.
+func showOne[T any](out io.Writer, args []string, name, arg string, role auth.Role, path func(id string) string, table func(io.Writer, *T)) error {
+	fs, conn := newFlags(name, arg, role)
+	pos, err := parse(fs, out, args, arg)
+	if err != nil {
+		return err
+	}
+	c, err := conn.client()
+	if err != nil {
+		return err
+	}
+	raw, err := c.sendJSON(http.MethodGet, path(pos[0]), nil, nil)
+	if err != nil {
+		return err
+	}
+	_, err = render(c, out, raw, table)
+	return err
+}

@@ -37,26 +37,13 @@ type lotteryState struct {
 var ticketPage = 10000
 
 func runLotteryShow(out io.Writer, args []string) error {
-	fs, conn := newFlags(lotteryGroup+" show", "CAMPAIGN_ID", auth.RoleAuditor)
-	pos, err := parse(fs, out, args, "CAMPAIGN_ID")
-	if err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	raw, err := c.sendJSON(http.MethodGet, apiPath("v1", "campaigns", pos[0], "lottery"), nil, nil)
-	if err != nil {
-		return err
-	}
-	_, err = render(c, out, raw, func(w io.Writer, l *lotteryState) {
-		showLottery(w, l)
-		if l.Status == "drawn" {
-			fmt.Fprintf(w, "\nAnyone can check the draw: voucherctl lottery verify %s\n", l.CampaignID)
-		}
-	})
-	return err
+	return showOne(out, args, lotteryGroup+" show", "CAMPAIGN_ID", auth.RoleAuditor, func(id string) string { return apiPath("v1", "campaigns", id, "lottery") },
+		func(w io.Writer, l *lotteryState) {
+			showLottery(w, l)
+			if l.Status == "drawn" {
+				fmt.Fprintf(w, "\nAnyone can check the draw: voucherctl lottery verify %s\n", l.CampaignID)
+			}
+		})
 }
 
 func showLottery(w io.Writer, l *lotteryState) {

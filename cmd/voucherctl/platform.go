@@ -123,21 +123,8 @@ func runPlatformList(out io.Writer, args []string) error {
 }
 
 func runPlatformShow(out io.Writer, args []string) error {
-	fs, conn := newFlags(platformGroup+" show", "ID", auth.RoleAuditor)
-	pos, err := parse(fs, out, args, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	raw, err := c.sendJSON(http.MethodGet, apiPath("v1", "platforms", pos[0]), nil, nil)
-	if err != nil {
-		return err
-	}
-	_, err = render(c, out, raw, showPlatform)
-	return err
+	return showOne(out, args, platformGroup+" show", "ID", auth.RoleAuditor, func(id string) string { return apiPath("v1", "platforms", id) },
+		showPlatform)
 }
 
 // setPlatformStatus is suspend or resume: a PATCH of the platform's status.

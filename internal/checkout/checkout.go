@@ -294,19 +294,15 @@ func wantStatus(r postgres.Redemption, want, action string) error {
 	return nil
 }
 
-// move books a redemption's value in the campaign ledger, drawing on a
-// bucket that holds enough so checkouts do not queue behind a spill.
+// move books a redemption's value in the campaign ledger. Every movement of
+// one redemption uses the same bucket, so a confirm or cancel draws on the
+// bucket its hold credited.
 func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, kind ledger.Kind, amount int64, at time.Time) error {
 	if amount == 0 {
 		return nil
 	}
-	from, _, _ := ledger.Route(kind)
-	key, err := postgres.BucketKeyWith(ctx, tx, r.CampaignID, from, amount, ledger.KeyOf(r.ID))
-	if err != nil {
-		return err
-	}
-	t := ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: key}
-	_, err = postgres.PostTransfer(ctx, tx, t, at)
+	t := ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: ledger.KeyOf(r.ID)}
+	_, err := postgres.PostTransfer(ctx, tx, t, at)
 	return err
 }
 

@@ -29,6 +29,18 @@ type HolderInput struct {
 	RealNameVerified bool
 }
 
+// eligible checks what a campaign asks of a holder before issuing to them:
+// a platform-verified real name and, where the campaign says, residence.
+func (h HolderInput) eligible(c *campaign.Campaign) error {
+	if !h.RealNameVerified {
+		return apperr.New(holder.CodeHolderNotEligible, "the holder's real name must be verified (real_name_verified: true)")
+	}
+	if !c.Rules.Eligibility.AllowsHolderRegion(h.ResidenceRegion) {
+		return apperr.New(holder.CodeHolderNotEligible, "the campaign is for residents of %v", c.Rules.Eligibility.HolderRegionPrefixes)
+	}
+	return nil
+}
+
 // ClaimRequest is one holder's claim through a platform: a consumption tier
 // from its open round, or a trade-in category's qualification.
 type ClaimRequest struct {
@@ -101,11 +113,8 @@ func (s *Service) prepareClaim(ctx context.Context, req ClaimRequest) (*pendingC
 		return nil, apperr.New(voucher.CodeCampaignNotActive, "the campaign is %s; claims are taken while it is active", c.Status).
 			With("current_status", string(c.Status))
 	}
-	if !req.Holder.RealNameVerified {
-		return nil, apperr.New(holder.CodeHolderNotEligible, "the holder's real name must be verified (real_name_verified: true) to claim")
-	}
-	if !c.Rules.Eligibility.AllowsHolderRegion(req.Holder.ResidenceRegion) {
-		return nil, apperr.New(holder.CodeHolderNotEligible, "the campaign is for residents of %v", c.Rules.Eligibility.HolderRegionPrefixes)
+	if err := req.Holder.eligible(c); err != nil {
+		return nil, err
 	}
 	p := &pendingClaim{req: req, c: c, hash: s.hasher.Hash(id)}
 	switch c.Kind {

@@ -103,12 +103,8 @@ func registrationCampaign(ctx context.Context, tx pgx.Tx, req RegistrationReques
 		loc := c.Location()
 		return c, apperr.New(lottery.CodeRegistrationClosed, "registration is open from %s until %s",
 			l.RegistrationOpensAt.In(loc).Format(time.RFC3339), l.RegistrationClosesAt.In(loc).Format(time.RFC3339))
-	case !req.Holder.RealNameVerified:
-		return c, apperr.New(holder.CodeHolderNotEligible, "the holder's real name must be verified (real_name_verified: true) to register")
-	case !c.Rules.Eligibility.AllowsHolderRegion(req.Holder.ResidenceRegion):
-		return c, apperr.New(holder.CodeHolderNotEligible, "the campaign is for residents of %v", c.Rules.Eligibility.HolderRegionPrefixes)
 	}
-	return c, nil
+	return c, req.Holder.eligible(&c)
 }
 
 // openLotteryForRegistration takes the key-share lock that keeps the draw

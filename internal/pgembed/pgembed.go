@@ -447,9 +447,6 @@ func (c *Cluster) Port() int { return c.port }
 // DataDir returns Options.DataDir as an absolute path.
 func (c *Cluster) DataDir() string { return c.dataDir }
 
-// BinDir returns the folder of the server binaries in use.
-func (c *Cluster) BinDir() string { return c.binDir }
-
 // PID returns the process ID of the server (the postmaster).
 func (c *Cluster) PID() int { return c.cmd.Process.Pid }
 

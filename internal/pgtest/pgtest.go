@@ -62,25 +62,10 @@ func New(t testing.TB) *DB {
 	return &DB{URL: dbURL, Pool: pool, Name: name}
 }
 
-// URL creates a fresh migrated database for t and returns its URL. It is
-// dropped when t ends, closing any connection still open on it.
-func URL(t testing.TB) string {
-	t.Helper()
-	_, dbURL := newDatabase(t)
-	return dbURL
-}
-
 // ServerURL returns the URL of database db on the server the tests use.
 func ServerURL(t testing.TB, db string) string {
 	t.Helper()
 	return server(t).url(db)
-}
-
-// Cluster returns the local cluster the tests use, or nil when they use
-// TEST_DATABASE_URL.
-func Cluster(t testing.TB) *pgembed.Cluster {
-	t.Helper()
-	return server(t).cluster
 }
 
 // Main runs the tests, then drops the template, stops the cluster, removes its

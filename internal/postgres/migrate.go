@@ -91,30 +91,6 @@ func MigrationStatus(ctx context.Context, databaseURL string, w io.Writer) error
 	return nil
 }
 
-// Pending reports how many migrations are not applied (used by /readyz).
-func Pending(ctx context.Context, databaseURL string) (int, error) {
-	p, db, err := migrator(databaseURL)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	has, err := p.HasPending(ctx)
-	if err != nil || !has {
-		return 0, err
-	}
-	st, err := p.Status(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, s := range st {
-		if s.State != goose.StateApplied {
-			n++
-		}
-	}
-	return n, nil
-}
-
 // LatestVersion is the newest migration embedded in this binary.
 func LatestVersion() (int64, error) {
 	p, db, err := migrator("postgres://unused@127.0.0.1/unused")

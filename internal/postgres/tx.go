@@ -30,18 +30,9 @@ const maxAttempts = 5
 // failures and deadlocks are retried with jittered backoff a bounded number of
 // times, so fn must have no effects outside the transaction.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return inTx(ctx, pool, pgx.TxOptions{}, fn)
-}
-
-// InSerializableTx is InTx at SERIALIZABLE isolation.
-func InSerializableTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	return inTx(ctx, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
-}
-
-func inTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(pgx.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = pgx.BeginTxFunc(ctx, pool, opts, fn)
+		err = pgx.BeginFunc(ctx, pool, fn)
 		if err == nil || !Retryable(err) {
 			return err
 		}
