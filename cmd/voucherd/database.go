@@ -16,9 +16,12 @@ import (
 // database is the migrated pool and, in the embedded default, the local
 // PostgreSQL server behind it.
 type database struct {
-	Pool    *pgxpool.Pool
-	cluster *pgembed.Cluster
-	log     *slog.Logger
+	Pool *pgxpool.Pool
+	// AuditPool serves the audit role's reads: a read-only pool on
+	// AUDIT_DATABASE_URL (a read replica) when that is set, else Pool.
+	AuditPool *pgxpool.Pool
+	cluster   *pgembed.Cluster
+	log       *slog.Logger
 }
 
 func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*database, error) {
@@ -36,13 +39,45 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*da
 		db.Close()
 		return nil, err
 	}
-	pool, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: int32(cfg.DBMaxConns)})
+	pool, err := postgres.Open(ctx, url, postgres.PoolOptions{MaxConns: int32(cfg.DBMaxConns), ApplicationName: "voucherd"})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	db.Pool = pool
+	db.Pool, db.AuditPool = pool, pool
+	switch {
+	case cfg.AuditDatabaseURL == "":
+	case !cfg.Serves(config.RoleAudit):
+		log.Info("AUDIT_DATABASE_URL is not used: this process does not run the audit role", "roles", cfg.Roles)
+	default:
+		// Never migrated: a replica follows the primary's schema by itself.
+		audit, err := postgres.Open(ctx, cfg.AuditDatabaseURL, postgres.PoolOptions{
+			MaxConns: int32(cfg.DBMaxConns), ApplicationName: "voucherd-audit", ReadOnly: true,
+		})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("AUDIT_DATABASE_URL: %w", err)
+		}
+		db.AuditPool = audit
+		cc := audit.Config().ConnConfig
+		log.Info("audit reads use their own database", "host", cc.Host, "port", cc.Port, "database", cc.Database)
+	}
 	return db, nil
+}
+
+// Ready reports whether every database answers and carries the schema this
+// binary needs; a replica that has not replayed the latest migration yet is
+// not ready.
+func (db *database) Ready(ctx context.Context, want int64) error {
+	if err := postgres.Ready(ctx, db.Pool, want); err != nil {
+		return err
+	}
+	if db.AuditPool != db.Pool {
+		if err := postgres.Ready(ctx, db.AuditPool, want); err != nil {
+			return fmt.Errorf("audit database: %w", err)
+		}
+	}
+	return nil
 }
 
 func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*pgembed.Cluster, error) {
@@ -53,8 +88,12 @@ func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*pgem
 	return cl, nil // pgembed has logged where the data lives and the psql line
 }
 
-// Close closes the pool, then stops the embedded server if there is one.
+// Close closes the pools, then stops the embedded server if there is one.
 func (db *database) Close() {
+	if db.AuditPool != nil && db.AuditPool != db.Pool {
+		db.AuditPool.Close()
+	}
+	db.AuditPool = nil
 	if db.Pool != nil {
 		db.Pool.Close()
 		db.Pool = nil

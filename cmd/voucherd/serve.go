@@ -74,13 +74,13 @@ func serve(args []string) error {
 		Logger:       log,
 		Pool:         db.Pool,
 		Auth:         authn,
-		Ready:        func(ctx context.Context) error { return postgres.Ready(ctx, db.Pool, latest) },
+		Ready:        func(ctx context.Context) error { return db.Ready(ctx, latest) },
 		ServiceRoles: cfg.Roles,
 		BodyLimit:    cfg.BodyLimit,
 		Issuer:       issuers,
 		Issuance:     issuing,
 		Checkout:     checkouts,
-		Audit:        audit.New(db.Pool, hasher),
+		Audit:        audit.New(db.AuditPool, hasher),
 	})
 	if err != nil {
 		return err

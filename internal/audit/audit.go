@@ -14,7 +14,9 @@ import (
 	"github.com/tongquan/tongquan/internal/postgres"
 )
 
-// Service runs the audit use cases. Its pool may point at a read replica.
+// Service runs the audit use cases. Its pool may point at a read replica and
+// be read-only (voucherd opens it so when AUDIT_DATABASE_URL is set): every
+// use case here only reads, and sealing the audit log is the issuer's job.
 type Service struct {
 	pool   *pgxpool.Pool
 	hasher *holder.Hasher

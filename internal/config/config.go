@@ -35,6 +35,10 @@ type Config struct {
 	DataDir     string
 	Dev         bool // development mode: dev keys accepted; implied by the embedded default
 
+	// AuditDatabaseURL, when set, serves the audit role's reads (typically a
+	// streaming read replica); writes and migrations stay on DatabaseURL.
+	AuditDatabaseURL string
+
 	AuthIssuer   string
 	AuthAudience string
 	AuthKeyFiles []string // PEM or JWKS files with the identity provider's public keys
@@ -77,6 +81,7 @@ func FlagSet(fs *flag.FlagSet, env Env) func() (Config, error) {
 	role := str("role", "VOUCHERD_ROLE", "all", "roles to run: all, or a comma-separated list of issuer, redemption, audit")
 	listen := str("listen", "LISTEN_ADDR", ":8080", "HTTP listen address")
 	dbURL := str("database-url", "DATABASE_URL", "", "PostgreSQL URL; empty runs an embedded PostgreSQL in the data folder")
+	auditURL := str("audit-database-url", "AUDIT_DATABASE_URL", "", "PostgreSQL URL the audit role reads from, e.g. a read replica; empty reads from --database-url")
 	dataDir := str("data-dir", "TONGQUAN_DATA_DIR", "./.tongquan", "data folder: embedded PostgreSQL, development keys")
 	devEnv, hasDevEnv := env("TONGQUAN_DEV")
 	devDefault, devEnvErr := strconv.ParseBool(devEnv)
@@ -108,6 +113,7 @@ func FlagSet(fs *flag.FlagSet, env Env) func() (Config, error) {
 			AuthAudience: *audience,
 			LogFormat:    *logFormat,
 		}
+		c.AuditDatabaseURL = strings.TrimSpace(*auditURL)
 		roles, err := ParseRoles(*role)
 		if err != nil {
 			bad("--role", "%v", err)
@@ -116,8 +122,15 @@ func FlagSet(fs *flag.FlagSet, env Env) func() (Config, error) {
 		if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 			bad("--listen", "%q is not host:port (for example :8080 or 127.0.0.1:8080)", c.ListenAddr)
 		}
-		if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		if c.DatabaseURL != "" && !isPostgresURL(c.DatabaseURL) {
 			bad("DATABASE_URL", "must start with postgres:// (for example postgres://user:pass@host:5432/tongquan)")
+		}
+		switch {
+		case c.AuditDatabaseURL == "":
+		case !isPostgresURL(c.AuditDatabaseURL):
+			bad("AUDIT_DATABASE_URL", "must start with postgres:// (for example postgres://auditor:pass@replica:5432/tongquan)")
+		case c.Embedded():
+			bad("AUDIT_DATABASE_URL", "needs DATABASE_URL too: the embedded PostgreSQL has no replica to read from")
 		}
 		if c.Embedded() && c.DataDir == "" {
 			bad("--data-dir", "must not be empty when DATABASE_URL is not set")
@@ -180,6 +193,10 @@ func FlagSet(fs *flag.FlagSet, env Env) func() (Config, error) {
 		}
 		return c, nil
 	}
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
 // ParseRoles expands "all" and checks a comma-separated list of roles.

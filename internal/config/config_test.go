@@ -106,3 +106,26 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	assert.ErrorContains(t, err, "--listen")
 	assert.ErrorContains(t, err, "--log-level")
 }
+
+func TestAuditDatabaseURL(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://u:p@primary:5432/tongquan"}
+	c, err := load(t, env, "--dev")
+	require.NoError(t, err)
+	assert.Empty(t, c.AuditDatabaseURL, "unset: the audit role reads from DATABASE_URL")
+
+	env["AUDIT_DATABASE_URL"] = " postgres://auditor:p@replica:5432/tongquan "
+	c, err = load(t, env, "--dev")
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://auditor:p@replica:5432/tongquan", c.AuditDatabaseURL)
+	assert.Equal(t, "postgres://u:p@primary:5432/tongquan", c.DatabaseURL, "writes stay on the primary")
+
+	c, err = load(t, env, "--dev", "--audit-database-url", "postgresql://a@other/tongquan")
+	require.NoError(t, err)
+	assert.Equal(t, "postgresql://a@other/tongquan", c.AuditDatabaseURL, "the flag wins")
+
+	_, err = load(t, env, "--dev", "--audit-database-url", "mysql://replica")
+	assert.ErrorContains(t, err, "AUDIT_DATABASE_URL")
+
+	_, err = load(t, map[string]string{"AUDIT_DATABASE_URL": "postgres://a@replica/tongquan"})
+	assert.ErrorContains(t, err, "AUDIT_DATABASE_URL: needs DATABASE_URL", "the embedded server has no replica")
+}

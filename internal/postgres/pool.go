@@ -23,6 +23,13 @@ func parseConfig(databaseURL string) (*pgx.ConnConfig, error) {
 // PoolOptions tune the connection pool.
 type PoolOptions struct {
 	MaxConns int32
+	// ApplicationName names the pool's sessions in pg_stat_activity, unless
+	// the URL sets application_name itself.
+	ApplicationName string
+	// ReadOnly makes every transaction of the pool read-only
+	// (default_transaction_read_only), so a write sent to a pool meant for
+	// reads fails at once, on a primary as on a replica.
+	ReadOnly bool
 }
 
 // Open connects a pool and checks the server answers.
@@ -35,6 +42,13 @@ func Open(ctx context.Context, databaseURL string, opt PoolOptions) (*pgxpool.Po
 		cfg.MaxConns = opt.MaxConns
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
+	params := cfg.ConnConfig.RuntimeParams
+	if _, set := params["application_name"]; !set && opt.ApplicationName != "" {
+		params["application_name"] = opt.ApplicationName
+	}
+	if opt.ReadOnly {
+		params["default_transaction_read_only"] = "on"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
