@@ -2,11 +2,13 @@ package pgtest_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tongquan/tongquan/internal/pgtest"
 )
@@ -71,5 +73,54 @@ func TestParallelDatabasesAreIsolated(t *testing.T) {
 	}
 	if left != 0 {
 		t.Errorf("%d of the databases %v remain after their tests ended", left, names)
+	}
+}
+
+// TestReplicaStreamsAndRefusesWrites checks the replica helper: a row
+// committed on the primary reaches the replica, writes there fail, and with
+// replay paused a received row stays invisible until replay resumes.
+func TestReplicaStreamsAndRefusesWrites(t *testing.T) {
+	db := pgtest.New(t)
+	rep := pgtest.StartReplica(t)
+	ctx := t.Context()
+	replica, err := pgx.Connect(ctx, rep.URL(db.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Close(context.Background())
+	has := func(key string) bool {
+		t.Helper()
+		var n int
+		if err := replica.QueryRow(ctx, "SELECT count(*) FROM service_info WHERE key = $1", key).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+
+	if _, err := db.Pool.Exec(ctx, "INSERT INTO service_info (key, value) VALUES ('before', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	rep.WaitReplayed(t)
+	if !has("before") {
+		t.Fatal("a row committed on the primary is not on the replica after replay")
+	}
+
+	_, err = replica.Exec(ctx, "INSERT INTO service_info (key, value) VALUES ('on-replica', 'x')")
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); !ok || pgErr.Code != "25006" {
+		t.Fatalf("a write on the replica: got %v, want read_only_sql_transaction (25006)", err)
+	}
+
+	rep.PauseReplay(t)
+	if _, err := db.Pool.Exec(ctx, "INSERT INTO service_info (key, value) VALUES ('paused', 'x')"); err != nil {
+		t.Fatal(err)
+	}
+	rep.WaitReceived(t)
+	if has("paused") {
+		t.Fatal("a row shows on the replica while its replay is paused")
+	}
+	rep.ResumeReplay(t)
+	rep.WaitReplayed(t)
+	if !has("paused") {
+		t.Fatal("a row received while replay was paused is not there after replay resumed")
 	}
 }
