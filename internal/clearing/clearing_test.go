@@ -126,7 +126,7 @@ func TestSettlementDay(t *testing.T) {
 
 	// (a) a late refund of a stated redemption before its statement is paid.
 	e.clock.Set(local(day2, 10, 0))
-	e.refund(t, r1, "rf-1", 5000) // clawback 1000, still payable
+	e.refund(t, r1, "rf-1", 5000)  // clawback 1000, still payable
 	e.refund(t, r7, "rf-7", 25000) // taobao: full refund, clawback 5000
 	_, err := e.pay(t, jd1.ID, "bank-jd-1")
 	require.NoError(t, err)

@@ -183,7 +183,10 @@ func (e *env) cancel(t testing.TB, r postgres.Redemption) {
 func (e *env) refund(t testing.TB, r postgres.Redemption, no string, fen int64) postgres.Refund {
 	var out postgres.Refund
 	_, err := e.checkout.Refund(context.Background(), checkout.Request{PlatformID: r.PlatformID, Idem: key(r.PlatformID)}, r.ID, no, fen,
-		func(x checkout.RefundResult) (idempotency.Response, error) { out = x.Refund; return renderJSON(x.Refund) })
+		func(x checkout.RefundResult) (idempotency.Response, error) {
+			out = x.Refund
+			return renderJSON(x.Refund)
+		})
 	require.NoError(t, err)
 	return out
 }
