@@ -122,7 +122,7 @@ func TestSettlementDay(t *testing.T) {
 	e.clock.Set(local(day1, 23, 50))
 	late := e.reserve(t, "jd", e.claim(t, c, 9), 9, "m1")
 	e.clock.Set(local(day1, 23, 59))
-	late = e.confirm(t, late)
+	e.confirm(t, late)
 
 	// (a) a late refund of a stated redemption before its statement is paid.
 	e.clock.Set(local(day2, 10, 0))
@@ -147,7 +147,7 @@ func TestSettlementDay(t *testing.T) {
 	assert.Equal(t, int64(18000), settled)
 
 	// A day-2 confirm on jd.
-	r10 := e.redeem(t, c, "jd", 10, "m1")
+	e.redeem(t, c, "jd", 10, "m1")
 
 	e.clock.Set(local("2027-03-07", 0, 5))
 	assert.Equal(t, 2, e.close(t))
@@ -163,8 +163,6 @@ func TestSettlementDay(t *testing.T) {
 	tb2 := tb[1]
 	assert.Equal(t, settlement.Amounts{AdjustmentCount: 1, RefundedFen: 25000, AdjustmentFen: 5000, NetFen: -5000}, tb2.Totals,
 		"a statement may be negative: the platform owes the adjustment back")
-	_ = late
-	_ = r10
 
 	assert.Equal(t, e.movedThroughPayable(t, c), netOf(jd, tb),
 		"the statements' nets add up to the ledger's payable movements")
