@@ -83,7 +83,10 @@ func (e *settlementEnv) redeem(t *testing.T, platform string, n int) string {
 		var red postgres.Redemption
 		_, err := e.checkout.Reserve(context.Background(), req, checkout.ReserveInput{VoucherCode: code, IDNumber: testIDNumber(n),
 			Order: orderIn(decode[api.Order](t, []byte(orderJSON(orderNo, 30000)))), Channel: "wechat_pay"},
-			func(r postgres.Redemption) (idempotency.Response, error) { red = r; return idempotency.Response{Status: 201}, nil })
+			func(r postgres.Redemption) (idempotency.Response, error) {
+				red = r
+				return idempotency.Response{Status: 201}, nil
+			})
 		require.NoError(t, err)
 		req.Idem.Key = "cf-" + orderNo
 		_, err = e.checkout.Confirm(context.Background(), req, red.ID, checkout.ConfirmInput{Channel: "wechat_pay",
