@@ -115,6 +115,8 @@ type client struct {
 	base          string
 	authorization string
 	http          *http.Client
+	// idempotencyKey, when set, goes with every request as Idempotency-Key.
+	idempotencyKey string
 }
 
 // client checks the shared flags and obtains the bearer token.
@@ -218,6 +220,9 @@ func (c *client) send(method, path string, query url.Values, contentType string,
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if c.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", c.idempotencyKey)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

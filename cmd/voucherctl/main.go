@@ -5,6 +5,7 @@
 //	voucherctl campaign create -f scripts/examples/shanghai-consumption.yaml
 //	voucherctl campaign approve ID --sub bob              four eyes: not the author
 //	voucherctl audit verify
+//	voucherctl settlement pay ID --reference ICBC-0001 --sub bob
 //
 // Every server command takes --server (env TONGQUAN_URL) and --token (env
 // TONGQUAN_TOKEN); without a token it mints a development one from voucherd's
@@ -39,6 +40,8 @@ var root = group{name: "voucherctl", commands: map[string]command{
 	"audit":         {"verify the audit log and read an entity's history", auditCommands.run},
 	"lottery":       {"show a campaign's lottery and verify its draw", lotteryCommands.run},
 	"receipt":       {"verify a checkout receipt against voucherd's published keys", receiptCommands.run},
+	"settlement":    {"list, show and pay platforms' settlement statements", settlementCommands.run},
+	"reconcile":     {"compare a platform's own record of a day (CSV) with ours", runReconcile},
 }}
 
 func main() {

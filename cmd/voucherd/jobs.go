@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/checkout"
+	"github.com/tongquan/tongquan/internal/clearing"
 	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/postgres"
@@ -84,5 +85,15 @@ func redemptionJobs(c *checkout.Service) []scheduler.Job {
 				}
 			}
 		},
+	}}
+}
+
+// settlementJobs are the issuer role's settlement jobs.
+func settlementJobs(c *clearing.Service) []scheduler.Job {
+	return []scheduler.Job{{
+		// Each platform's ended days close into statements (campaign time
+		// zones), in date order; a run that finds nothing new issues nothing.
+		Name: "settlement", Spec: "0 */15 * * * *", Timeout: 10 * time.Minute,
+		Run: func(ctx context.Context) error { _, err := c.CloseDays(ctx); return err },
 	}}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/checkout"
+	"github.com/tongquan/tongquan/internal/clearing"
 	"github.com/tongquan/tongquan/internal/config"
 	"github.com/tongquan/tongquan/internal/holder"
 	"github.com/tongquan/tongquan/internal/httpapi"
@@ -70,6 +71,7 @@ func serve(args []string) error {
 		return err
 	}
 	checkouts := checkout.New(db.Pool, checkout.Options{Now: time.Now, Hasher: hasher, Signer: signer})
+	settlements := clearing.New(db.Pool, time.Now)
 	api, err := httpapi.New(httpapi.Config{
 		Logger:       log,
 		Pool:         db.Pool,
@@ -81,6 +83,7 @@ func serve(args []string) error {
 		Issuance:     issuing,
 		Checkout:     checkouts,
 		Audit:        audit.New(db.AuditPool, hasher),
+		Clearing:     settlements,
 	})
 	if err != nil {
 		return err
@@ -88,6 +91,7 @@ func serve(args []string) error {
 	var jobList []scheduler.Job
 	if cfg.Serves(config.RoleIssuer) {
 		jobList = append(jobList, issuerJobs(issuers, issuing, db.Pool)...)
+		jobList = append(jobList, settlementJobs(settlements)...)
 	}
 	if cfg.Serves(config.RoleRedemption) {
 		jobList = append(jobList, redemptionJobs(checkouts)...)

@@ -13,6 +13,7 @@ import (
 	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
+	"github.com/tongquan/tongquan/internal/settlement"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
@@ -56,6 +57,10 @@ func (s *Service) Refund(ctx context.Context, req Request, id uuid.UUID, refundN
 		}
 		clawTotal := redemption.ClawbackTotal(campaign.Kind(r.Kind), r.AmountFen, r.DiscountFen, r.MinSpendFen, total)
 		clawback := clawTotal - r.ClawedBackFen
+		fromPayable, fromSettled, err := s.splitClawback(ctx, tx, r, clawback)
+		if err != nil {
+			return err
+		}
 		before := r
 		r.RefundedFen, r.ClawedBackFen, r.UpdatedAt = total, clawTotal, now
 		result := RefundResult{Redemption: r}
@@ -65,12 +70,12 @@ func (s *Service) Refund(ctx context.Context, req Request, id uuid.UUID, refundN
 			if err := postgres.RemoveOrderVoucher(ctx, tx, r.PlatformID, r.OrderNo); err != nil {
 				return err
 			}
-			returned, err := s.returnVoucher(ctx, tx, r, clawback, now)
+			returned, err := s.returnVoucher(ctx, tx, r, fromPayable, fromSettled, now)
 			if err != nil {
 				return err
 			}
 			result.VoucherReturned = returned
-		} else if err := s.move(ctx, tx, r, ledger.Clawback, clawback, now); err != nil {
+		} else if err := s.clawBack(ctx, tx, r, ledger.Clawback, ledger.SettledClawback, fromPayable, fromSettled, now); err != nil {
 			return err
 		}
 		if err := postgres.UpdateRedemption(ctx, tx, r); err != nil {
@@ -96,7 +101,7 @@ func (s *Service) Refund(ctx context.Context, req Request, id uuid.UUID, refundN
 // recycles to the budget. A trade-in's subsidy always recycles; its
 // qualification comes back if still valid (the serial number is freed by
 // the status change).
-func (s *Service) returnVoucher(ctx context.Context, tx pgx.Tx, r postgres.Redemption, clawback int64, now time.Time) (bool, error) {
+func (s *Service) returnVoucher(ctx context.Context, tx pgx.Tx, r postgres.Redemption, fromPayable, fromSettled int64, now time.Time) (bool, error) {
 	v, err := postgres.LockVoucher(ctx, tx, r.VoucherID)
 	if err != nil {
 		return false, err
@@ -109,9 +114,32 @@ func (s *Service) returnVoucher(ctx context.Context, tx pgx.Tx, r postgres.Redem
 	if err := postgres.SetVoucherStatus(ctx, tx, v.ID, status, now); err != nil {
 		return false, err
 	}
-	kind := ledger.Clawback
 	if valid && r.Kind == string(campaign.KindConsumption) {
-		kind = ledger.Refund // payable → committed: the holder has the voucher again
+		// → committed: the holder has the voucher again
+		return valid, s.clawBack(ctx, tx, r, ledger.Refund, ledger.SettledRefund, fromPayable, fromSettled, now)
 	}
-	return valid, s.move(ctx, tx, r, kind, clawback, now)
+	return valid, s.clawBack(ctx, tx, r, ledger.Clawback, ledger.SettledClawback, fromPayable, fromSettled, now)
+}
+
+// splitClawback divides a clawback between what of the redemption's discount
+// is still payable and what was already settled to the platform (the rule is
+// settlement.SplitClawback). r is the redemption before this refund.
+func (s *Service) splitClawback(ctx context.Context, tx pgx.Tx, r postgres.Redemption, clawback int64) (fromPayable, fromSettled int64, err error) {
+	if clawback == 0 {
+		return 0, 0, nil
+	}
+	settled, err := postgres.SettledFen(ctx, tx, r.ID)
+	if err != nil {
+		return 0, 0, err
+	}
+	fromPayable, fromSettled = settlement.SplitClawback(r.DiscountFen, r.ClawedBackFen, settled, clawback)
+	return fromPayable, fromSettled, nil
+}
+
+// clawBack books a clawback: the payable part by kind, the settled part by settledKind.
+func (s *Service) clawBack(ctx context.Context, tx pgx.Tx, r postgres.Redemption, kind, settledKind ledger.Kind, fromPayable, fromSettled int64, now time.Time) error {
+	if err := s.move(ctx, tx, r, kind, fromPayable, now); err != nil {
+		return err
+	}
+	return s.move(ctx, tx, r, settledKind, fromSettled, now)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/idempotency"
 	"github.com/tongquan/tongquan/internal/postgres"
 )
@@ -51,7 +52,12 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 			return
 		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(body))
-		key := idempotency.Key{PlatformID: p.PlatformID, Key: raw,
+		// Keys are the caller's own: a platform's, or one person's.
+		scope := p.PlatformID
+		if p.Kind == auth.KindPerson {
+			scope = "person:" + p.Subject
+		}
+		key := idempotency.Key{PlatformID: scope, Key: raw,
 			RequestHash: idempotency.HashRequest(c.Request.Method, c.Request.URL.Path, body)}
 		if s.replay(c, key, false) {
 			return

@@ -17,6 +17,7 @@ import (
 	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/checkout"
+	"github.com/tongquan/tongquan/internal/clearing"
 	"github.com/tongquan/tongquan/internal/httpapi/api"
 	"github.com/tongquan/tongquan/internal/httpapi/docs"
 	"github.com/tongquan/tongquan/internal/issuance"
@@ -52,6 +53,7 @@ type Config struct {
 	Issuance *issuance.Service
 	Checkout *checkout.Service
 	Audit    *audit.Service
+	Clearing *clearing.Service
 }
 
 // Server is the HTTP API.

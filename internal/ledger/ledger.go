@@ -87,6 +87,11 @@ const (
 	Refund         Kind = "refund"          // payable → committed: the voucher returns to its holder
 	Clawback       Kind = "clawback"        // payable → available: refunded value recycles
 	Settlement     Kind = "settlement"      // payable → settled: paid to the platform
+	// A refund after its redemption was settled: the part of the clawback
+	// its remaining payable share cannot cover comes back out of settled
+	// (see settlement.SplitClawback), so neither account goes below zero.
+	SettledRefund   Kind = "settled_refund"   // settled → committed: the voucher returns to its holder
+	SettledClawback Kind = "settled_clawback" // settled → available: refunded value recycles
 )
 
 // routes is the one table of legal movements.
@@ -108,6 +113,8 @@ var routes = []struct {
 	{Refund, Payable, Committed},
 	{Clawback, Payable, Available},
 	{Settlement, Payable, Settled},
+	{SettledRefund, Settled, Committed},
+	{SettledClawback, Settled, Available},
 }
 
 // Kinds lists every kind.

@@ -17,20 +17,22 @@ import (
 
 func TestRoutes(t *testing.T) {
 	want := map[ledger.Kind][2]ledger.Account{
-		ledger.Funding:        {ledger.Treasury, ledger.Available},
-		ledger.Defunding:      {ledger.Available, ledger.Treasury},
-		ledger.Allocation:     {ledger.Available, ledger.Allocated},
-		ledger.Deallocation:   {ledger.Allocated, ledger.Available},
-		ledger.Claim:          {ledger.Allocated, ledger.Committed},
-		ledger.Expiry:         {ledger.Committed, ledger.Available},
-		ledger.Hold:           {ledger.Committed, ledger.Held},
-		ledger.SubsidyHold:    {ledger.Available, ledger.Held},
-		ledger.Release:        {ledger.Held, ledger.Committed},
-		ledger.SubsidyRelease: {ledger.Held, ledger.Available},
-		ledger.Redemption:     {ledger.Held, ledger.Payable},
-		ledger.Refund:         {ledger.Payable, ledger.Committed},
-		ledger.Clawback:       {ledger.Payable, ledger.Available},
-		ledger.Settlement:     {ledger.Payable, ledger.Settled},
+		ledger.Funding:         {ledger.Treasury, ledger.Available},
+		ledger.Defunding:       {ledger.Available, ledger.Treasury},
+		ledger.Allocation:      {ledger.Available, ledger.Allocated},
+		ledger.Deallocation:    {ledger.Allocated, ledger.Available},
+		ledger.Claim:           {ledger.Allocated, ledger.Committed},
+		ledger.Expiry:          {ledger.Committed, ledger.Available},
+		ledger.Hold:            {ledger.Committed, ledger.Held},
+		ledger.SubsidyHold:     {ledger.Available, ledger.Held},
+		ledger.Release:         {ledger.Held, ledger.Committed},
+		ledger.SubsidyRelease:  {ledger.Held, ledger.Available},
+		ledger.Redemption:      {ledger.Held, ledger.Payable},
+		ledger.Refund:          {ledger.Payable, ledger.Committed},
+		ledger.Clawback:        {ledger.Payable, ledger.Available},
+		ledger.Settlement:      {ledger.Payable, ledger.Settled},
+		ledger.SettledRefund:   {ledger.Settled, ledger.Committed},
+		ledger.SettledClawback: {ledger.Settled, ledger.Available},
 	}
 	require.Len(t, ledger.Kinds(), len(want))
 	for _, k := range ledger.Kinds() {

@@ -119,6 +119,7 @@ func TestLedgerEveryKindMovesAlongItsRoute(t *testing.T) {
 		{ledger.Redemption, 2000}, {ledger.Settlement, 500}, {ledger.Redemption, 600}, {ledger.Refund, 300},
 		{ledger.Hold, 200}, {ledger.Release, 100}, {ledger.Expiry, 150}, {ledger.Deallocation, 250},
 		{ledger.SubsidyHold, 700}, {ledger.SubsidyRelease, 350}, {ledger.Clawback, 450}, {ledger.Defunding, 800},
+		{ledger.SettledRefund, 100}, {ledger.SettledClawback, 150},
 	}
 	seen := map[ledger.Kind]bool{}
 	for _, step := range steps {

@@ -631,6 +631,39 @@ func (e SanctionInputSanction) Valid() bool {
 	}
 }
 
+// Defines values for SettlementCurrency.
+const (
+	SettlementCurrencyCNY SettlementCurrency = "CNY"
+)
+
+// Valid indicates whether the value is a known member of the SettlementCurrency enum.
+func (e SettlementCurrency) Valid() bool {
+	switch e {
+	case SettlementCurrencyCNY:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SettlementStatus.
+const (
+	Issued SettlementStatus = "issued"
+	Paid   SettlementStatus = "paid"
+)
+
+// Valid indicates whether the value is a known member of the SettlementStatus enum.
+func (e SettlementStatus) Valid() bool {
+	switch e {
+	case Issued:
+		return true
+	case Paid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for VoucherSource.
 const (
 	VoucherSourceClaim   VoucherSource = "claim"
@@ -772,6 +805,24 @@ func (e ExportAuditRedemptionsParamsFormat) Valid() bool {
 	case Csv:
 		return true
 	case Ndjson:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListSettlementsParamsFormat.
+const (
+	SettlementFormatCSV  ListSettlementsParamsFormat = "csv"
+	SettlementFormatJSON ListSettlementsParamsFormat = "json"
+)
+
+// Valid indicates whether the value is a known member of the ListSettlementsParamsFormat enum.
+func (e ListSettlementsParamsFormat) Valid() bool {
+	switch e {
+	case SettlementFormatCSV:
+		return true
+	case SettlementFormatJSON:
 		return true
 	default:
 		return false
@@ -1220,6 +1271,12 @@ type OrderItem struct {
 // OrderItemEnergyGrade defines model for OrderItem.EnergyGrade.
 type OrderItemEnergyGrade string
 
+// PaySettlementInput defines model for PaySettlementInput.
+type PaySettlementInput struct {
+	// PaymentReference The bank transfer (or other payment) that paid the statement.
+	PaymentReference string `json:"payment_reference"`
+}
+
 // PaymentChannel defines model for PaymentChannel.
 type PaymentChannel string
 
@@ -1353,6 +1410,49 @@ type ReceiptKeysKeysKty string
 
 // ReceiptKeysKeysUse defines model for ReceiptKeys.Keys.Use.
 type ReceiptKeysKeysUse string
+
+// ReconciliationCategory defines model for ReconciliationCategory.
+type ReconciliationCategory struct {
+	Count int64               `json:"count"`
+	Rows  []ReconciliationRow `json:"rows"`
+
+	// Truncated More rows than listed; count covers them all.
+	Truncated bool `json:"truncated"`
+}
+
+// ReconciliationRecord defines model for ReconciliationRecord.
+type ReconciliationRecord struct {
+	ChannelTxnId   string `json:"channel_txn_id"`
+	DiscountFen    int64  `json:"discount_fen"`
+	OrderNo        string `json:"order_no"`
+	PaidFen        int64  `json:"paid_fen"`
+	PaymentChannel string `json:"payment_channel"`
+}
+
+// ReconciliationReport defines model for ReconciliationReport.
+type ReconciliationReport struct {
+	AmountMismatch  ReconciliationCategory `json:"amount_mismatch"`
+	BusinessDate    openapi_types.Date     `json:"business_date"`
+	ChannelMismatch ReconciliationCategory `json:"channel_mismatch"`
+	Matched         ReconciliationCategory `json:"matched"`
+	MissingHere     ReconciliationCategory `json:"missing_here"`
+	MissingInUpload ReconciliationCategory `json:"missing_in_upload"`
+	PlatformId      string                 `json:"platform_id"`
+	UploadedRows    int                    `json:"uploaded_rows"`
+}
+
+// ReconciliationRow defines model for ReconciliationRow.
+type ReconciliationRow struct {
+	// Fields What differs between the two sides.
+	Fields []string `json:"fields"`
+
+	// Line Line of the upload (1 is the header); absent when not uploaded.
+	Line         *int                  `json:"line,omitempty"`
+	OrderNo      string                `json:"order_no"`
+	Ours         *ReconciliationRecord `json:"ours,omitempty"`
+	RedemptionId openapi_types.UUID    `json:"redemption_id"`
+	Theirs       *ReconciliationRecord `json:"theirs,omitempty"`
+}
 
 // Redemption defines model for Redemption.
 type Redemption struct {
@@ -1525,6 +1625,70 @@ type SanctionList struct {
 	Items []Sanction `json:"items"`
 }
 
+// Settlement defines model for Settlement.
+type Settlement struct {
+	BusinessDate openapi_types.Date `json:"business_date"`
+	Currency     SettlementCurrency `json:"currency"`
+	Id           openapi_types.UUID `json:"id"`
+	IssuedAt     time.Time          `json:"issued_at"`
+
+	// Lines One per (campaign, merchant); present when one statement is read.
+	Lines            *[]SettlementLine `json:"lines,omitempty"`
+	PaidAt           *time.Time        `json:"paid_at,omitempty"`
+	PaidBy           *string           `json:"paid_by,omitempty"`
+	PaymentReference *string           `json:"payment_reference,omitempty"`
+	PlatformId       string            `json:"platform_id"`
+	Status           SettlementStatus  `json:"status"`
+	Totals           SettlementAmounts `json:"totals"`
+}
+
+// SettlementCurrency defines model for Settlement.Currency.
+type SettlementCurrency string
+
+// SettlementAmounts defines model for SettlementAmounts.
+type SettlementAmounts struct {
+	// AdjustmentCount Refunds of redemptions stated in an earlier statement.
+	AdjustmentCount int64 `json:"adjustment_count"`
+
+	// AdjustmentFen Subsidy clawed back by those refunds.
+	AdjustmentFen int64 `json:"adjustment_fen"`
+
+	// ClawbackFen Subsidy clawed back by the refunds counted in refund_count.
+	ClawbackFen    int64 `json:"clawback_fen"`
+	ConfirmedCount int64 `json:"confirmed_count"`
+
+	// DiscountFen Discounts of the confirms.
+	DiscountFen int64 `json:"discount_fen"`
+
+	// NetFen Owed to the platform: discount_fen - clawback_fen - adjustment_fen (may be negative).
+	NetFen int64 `json:"net_fen"`
+
+	// PaidFen What shoppers paid on the confirms (informational).
+	PaidFen int64 `json:"paid_fen"`
+
+	// RefundCount Refunds of redemptions confirmed in this statement.
+	RefundCount int64 `json:"refund_count"`
+
+	// RefundedFen What shoppers got back, adjustments included (informational).
+	RefundedFen int64 `json:"refunded_fen"`
+}
+
+// SettlementLine defines model for SettlementLine.
+type SettlementLine struct {
+	Amounts    SettlementAmounts  `json:"amounts"`
+	CampaignId openapi_types.UUID `json:"campaign_id"`
+	MerchantId string             `json:"merchant_id"`
+}
+
+// SettlementPage defines model for SettlementPage.
+type SettlementPage struct {
+	Items      []Settlement `json:"items"`
+	NextCursor *string      `json:"next_cursor,omitempty"`
+}
+
+// SettlementStatus defines model for SettlementStatus.
+type SettlementStatus string
+
 // Ticket defines model for Ticket.
 type Ticket struct {
 	Ticket string `json:"ticket"`
@@ -1652,6 +1816,9 @@ type PlatformID = string
 
 // RedemptionID defines model for RedemptionID.
 type RedemptionID = openapi_types.UUID
+
+// StatementID defines model for StatementID.
+type StatementID = openapi_types.UUID
 
 // BadRequest defines model for BadRequest.
 type BadRequest = Error
@@ -1787,6 +1954,14 @@ type CreateRegistrationParams struct {
 	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
 }
 
+// CreateReconciliationParams defines parameters for CreateReconciliation.
+type CreateReconciliationParams struct {
+	BusinessDate openapi_types.Date `form:"business_date" json:"business_date"`
+
+	// PlatformId Required for auditors; a platform's token names its own.
+	PlatformId *string `form:"platform_id,omitempty" json:"platform_id,omitempty"`
+}
+
 // ReserveRedemptionParams defines parameters for ReserveRedemption.
 type ReserveRedemptionParams struct {
 	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
@@ -1813,6 +1988,34 @@ type ConfirmRedemptionParams struct {
 
 // RefundRedemptionParams defines parameters for RefundRedemption.
 type RefundRedemptionParams struct {
+	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
+	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
+	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// ListSettlementsParams defines parameters for ListSettlements.
+type ListSettlementsParams struct {
+	PlatformId *string `form:"platform_id,omitempty" json:"platform_id,omitempty"`
+
+	// From Business date on or after (YYYY-MM-DD).
+	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Business date on or before (YYYY-MM-DD).
+	To     *openapi_types.Date          `form:"to,omitempty" json:"to,omitempty"`
+	Status *SettlementStatus            `form:"status,omitempty" json:"status,omitempty"`
+	Format *ListSettlementsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+	Limit  *Limit                       `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's next_cursor.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListSettlementsParamsFormat defines parameters for ListSettlements.
+type ListSettlementsParamsFormat string
+
+// PaySettlementParams defines parameters for PaySettlement.
+type PaySettlementParams struct {
 	// IdempotencyKey Unique per platform for each distinct request (e.g. a UUID). The same key with the
 	// same body replays the first answer (with `Idempotency-Replayed: true`); with another
 	// body it is refused with 422 IDEMPOTENCY_KEY_REUSED. Kept at least 24 hours.
@@ -1871,6 +2074,9 @@ type ConfirmRedemptionJSONRequestBody = ConfirmInput
 
 // RefundRedemptionJSONRequestBody defines body for RefundRedemption for application/json ContentType.
 type RefundRedemptionJSONRequestBody = RefundInput
+
+// PaySettlementJSONRequestBody defines body for PaySettlement for application/json ContentType.
+type PaySettlementJSONRequestBody = PaySettlementInput
 
 // GetWalletJSONRequestBody defines body for GetWallet for application/json ContentType.
 type GetWalletJSONRequestBody = WalletQuery
@@ -2053,6 +2259,9 @@ type ServerInterface interface {
 	// RevokePlatformKey Revoke a key; tokens signed with it are refused from then on.
 	// (POST /v1/platforms/{platform_id}/keys/{key_id}/revoke)
 	RevokePlatformKey(c *gin.Context, platformId PlatformID, keyId string)
+	// CreateReconciliation Compare a platform's own record of a business date (CSV) with ours; writes nothing.
+	// (POST /v1/reconciliations)
+	CreateReconciliation(c *gin.Context, params CreateReconciliationParams)
 	// ReserveRedemption Reserve a voucher for an order (two-phase checkout, phase one).
 	// (POST /v1/redemptions)
 	ReserveRedemption(c *gin.Context, params ReserveRedemptionParams)
@@ -2068,6 +2277,15 @@ type ServerInterface interface {
 	// RefundRedemption Refund a confirmed redemption, fully or partly; the subsidy is clawed back pro rata.
 	// (POST /v1/redemptions/{redemption_id}/refunds)
 	RefundRedemption(c *gin.Context, redemptionId RedemptionID, params RefundRedemptionParams)
+	// ListSettlements Settlement statements by business date; a platform sees only its own.
+	// (GET /v1/settlements)
+	ListSettlements(c *gin.Context, params ListSettlementsParams)
+	// GetSettlement One statement with its lines; another platform's statement is 404.
+	// (GET /v1/settlements/{statement_id})
+	GetSettlement(c *gin.Context, statementId StatementID)
+	// PaySettlement Mark a statement paid; moves what it owes from payable to settled in the ledger.
+	// (POST /v1/settlements/{statement_id}/pay)
+	PaySettlement(c *gin.Context, statementId StatementID, params PaySettlementParams)
 	// GetWallet A holder's vouchers across every campaign and platform (POST so the ID number stays out of URLs).
 	// (POST /v1/wallet)
 	GetWallet(c *gin.Context, params GetWalletParams)
@@ -3211,6 +3429,41 @@ func (siw *ServerInterfaceWrapper) RevokePlatformKey(c *gin.Context) {
 	siw.Handler.RevokePlatformKey(c, platformId, keyId)
 }
 
+// CreateReconciliation operation middleware
+func (siw *ServerInterfaceWrapper) CreateReconciliation(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateReconciliationParams
+
+	// ------------- Required query parameter "business_date" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "business_date", c.Request.URL.Query(), &params.BusinessDate, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter business_date: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "platform_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform_id", c.Request.URL.Query(), &params.PlatformId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateReconciliation(c, params)
+}
+
 // ReserveRedemption operation middleware
 func (siw *ServerInterfaceWrapper) ReserveRedemption(c *gin.Context) {
 
@@ -3435,6 +3688,158 @@ func (siw *ServerInterfaceWrapper) RefundRedemption(c *gin.Context) {
 	siw.Handler.RefundRedemption(c, redemptionId, params)
 }
 
+// ListSettlements operation middleware
+func (siw *ServerInterfaceWrapper) ListSettlements(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSettlementsParams
+
+	// ------------- Optional query parameter "platform_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "platform_id", c.Request.URL.Query(), &params.PlatformId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter platform_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListSettlements(c, params)
+}
+
+// GetSettlement operation middleware
+func (siw *ServerInterfaceWrapper) GetSettlement(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "statement_id" -------------
+	var statementId StatementID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "statement_id", c.Param("statement_id"), &statementId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter statement_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetSettlement(c, statementId)
+}
+
+// PaySettlement operation middleware
+func (siw *ServerInterfaceWrapper) PaySettlement(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "statement_id" -------------
+	var statementId StatementID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "statement_id", c.Param("statement_id"), &statementId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter statement_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PaySettlementParams
+
+	headers := c.Request.Header
+
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+
+	} else {
+		siw.ErrorHandler(c, fmt.Errorf("Header parameter Idempotency-Key is required, but not found"), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PaySettlement(c, statementId, params)
+}
+
 // GetWallet operation middleware
 func (siw *ServerInterfaceWrapper) GetWallet(c *gin.Context) {
 
@@ -3547,6 +3952,10 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/v1/audit/redemptions/export", wrapper.ExportAuditRedemptions)
 	router.GET(options.BaseURL+"/v1/audit/events", wrapper.ListAuditEvents)
 	router.GET(options.BaseURL+"/v1/audit/verify", wrapper.VerifyAudit)
+	router.GET(options.BaseURL+"/v1/settlements", wrapper.ListSettlements)
+	router.GET(options.BaseURL+"/v1/settlements/:statement_id", wrapper.GetSettlement)
+	router.POST(options.BaseURL+"/v1/settlements/:statement_id/pay", wrapper.PaySettlement)
+	router.POST(options.BaseURL+"/v1/reconciliations", wrapper.CreateReconciliation)
 }
 
 type BadRequestJSONResponse Error
@@ -6190,6 +6599,46 @@ func (response RevokePlatformKeydefaultJSONResponse) VisitRevokePlatformKeyRespo
 	return err
 }
 
+type CreateReconciliationRequestObject struct {
+	Params CreateReconciliationParams
+	Body   io.Reader
+}
+
+type CreateReconciliationResponseObject interface {
+	VisitCreateReconciliationResponse(w http.ResponseWriter) error
+}
+
+type CreateReconciliation200JSONResponse ReconciliationReport
+
+func (response CreateReconciliation200JSONResponse) VisitCreateReconciliationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReconciliationdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response CreateReconciliationdefaultJSONResponse) VisitCreateReconciliationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReserveRedemptionRequestObject struct {
 	Params ReserveRedemptionParams
 	Body   *ReserveRedemptionJSONRequestBody
@@ -6391,6 +6840,145 @@ func (response RefundRedemptiondefaultJSONResponse) VisitRefundRedemptionRespons
 	return err
 }
 
+type ListSettlementsRequestObject struct {
+	Params ListSettlementsParams
+}
+
+type ListSettlementsResponseObject interface {
+	VisitListSettlementsResponse(w http.ResponseWriter) error
+}
+
+type ListSettlements200JSONResponse SettlementPage
+
+func (response ListSettlements200JSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSettlements200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ListSettlements200TextcsvResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ListSettlementsdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response ListSettlementsdefaultJSONResponse) VisitListSettlementsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSettlementRequestObject struct {
+	StatementId StatementID `json:"statement_id"`
+}
+
+type GetSettlementResponseObject interface {
+	VisitGetSettlementResponse(w http.ResponseWriter) error
+}
+
+type GetSettlement200JSONResponse Settlement
+
+func (response GetSettlement200JSONResponse) VisitGetSettlementResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSettlementdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response GetSettlementdefaultJSONResponse) VisitGetSettlementResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaySettlementRequestObject struct {
+	StatementId StatementID `json:"statement_id"`
+	Params      PaySettlementParams
+	Body        *PaySettlementJSONRequestBody
+}
+
+type PaySettlementResponseObject interface {
+	VisitPaySettlementResponse(w http.ResponseWriter) error
+}
+
+type PaySettlement200JSONResponse Settlement
+
+func (response PaySettlement200JSONResponse) VisitPaySettlementResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PaySettlementdefaultJSONResponse struct {
+	Body       Error
+	StatusCode int
+}
+
+func (response PaySettlementdefaultJSONResponse) VisitPaySettlementResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWalletRequestObject struct {
 	Params GetWalletParams
 	Body   *GetWalletJSONRequestBody
@@ -6541,6 +7129,9 @@ type StrictServerInterface interface {
 	// RevokePlatformKey Revoke a key; tokens signed with it are refused from then on.
 	// (POST /v1/platforms/{platform_id}/keys/{key_id}/revoke)
 	RevokePlatformKey(ctx context.Context, request RevokePlatformKeyRequestObject) (RevokePlatformKeyResponseObject, error)
+	// CreateReconciliation Compare a platform's own record of a business date (CSV) with ours; writes nothing.
+	// (POST /v1/reconciliations)
+	CreateReconciliation(ctx context.Context, request CreateReconciliationRequestObject) (CreateReconciliationResponseObject, error)
 	// ReserveRedemption Reserve a voucher for an order (two-phase checkout, phase one).
 	// (POST /v1/redemptions)
 	ReserveRedemption(ctx context.Context, request ReserveRedemptionRequestObject) (ReserveRedemptionResponseObject, error)
@@ -6556,6 +7147,15 @@ type StrictServerInterface interface {
 	// RefundRedemption Refund a confirmed redemption, fully or partly; the subsidy is clawed back pro rata.
 	// (POST /v1/redemptions/{redemption_id}/refunds)
 	RefundRedemption(ctx context.Context, request RefundRedemptionRequestObject) (RefundRedemptionResponseObject, error)
+	// ListSettlements Settlement statements by business date; a platform sees only its own.
+	// (GET /v1/settlements)
+	ListSettlements(ctx context.Context, request ListSettlementsRequestObject) (ListSettlementsResponseObject, error)
+	// GetSettlement One statement with its lines; another platform's statement is 404.
+	// (GET /v1/settlements/{statement_id})
+	GetSettlement(ctx context.Context, request GetSettlementRequestObject) (GetSettlementResponseObject, error)
+	// PaySettlement Mark a statement paid; moves what it owes from payable to settled in the ledger.
+	// (POST /v1/settlements/{statement_id}/pay)
+	PaySettlement(ctx context.Context, request PaySettlementRequestObject) (PaySettlementResponseObject, error)
 	// GetWallet A holder's vouchers across every campaign and platform (POST so the ID number stays out of URLs).
 	// (POST /v1/wallet)
 	GetWallet(ctx context.Context, request GetWalletRequestObject) (GetWalletResponseObject, error)
@@ -7762,6 +8362,34 @@ func (sh *strictHandler) RevokePlatformKey(ctx *gin.Context, platformId Platform
 	}
 }
 
+// CreateReconciliation operation middleware
+func (sh *strictHandler) CreateReconciliation(ctx *gin.Context, params CreateReconciliationParams) {
+	var request CreateReconciliationRequestObject
+
+	request.Params = params
+
+	request.Body = ctx.Request.Body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateReconciliation(ctx, request.(CreateReconciliationRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateReconciliation")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateReconciliationResponseObject); ok {
+		if err := validResponse.VisitCreateReconciliationResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ReserveRedemption operation middleware
 func (sh *strictHandler) ReserveRedemption(ctx *gin.Context, params ReserveRedemptionParams) {
 	var request ReserveRedemptionRequestObject
@@ -7942,6 +8570,103 @@ func (sh *strictHandler) RefundRedemption(ctx *gin.Context, redemptionId Redempt
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(RefundRedemptionResponseObject); ok {
 		if err := validResponse.VisitRefundRedemptionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSettlements operation middleware
+func (sh *strictHandler) ListSettlements(ctx *gin.Context, params ListSettlementsParams) {
+	var request ListSettlementsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSettlements(ctx, request.(ListSettlementsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSettlements")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListSettlementsResponseObject); ok {
+		if err := validResponse.VisitListSettlementsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSettlement operation middleware
+func (sh *strictHandler) GetSettlement(ctx *gin.Context, statementId StatementID) {
+	var request GetSettlementRequestObject
+
+	request.StatementId = statementId
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSettlement(ctx, request.(GetSettlementRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSettlement")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetSettlementResponseObject); ok {
+		if err := validResponse.VisitGetSettlementResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PaySettlement operation middleware
+func (sh *strictHandler) PaySettlement(ctx *gin.Context, statementId StatementID, params PaySettlementParams) {
+	var request PaySettlementRequestObject
+
+	request.StatementId = statementId
+	request.Params = params
+
+	var body PaySettlementJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PaySettlement(ctx, request.(PaySettlementRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PaySettlement")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PaySettlementResponseObject); ok {
+		if err := validResponse.VisitPaySettlementResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
