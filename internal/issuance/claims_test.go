@@ -50,6 +50,10 @@ func TestClaimAnswers(t *testing.T) {
 	_, err = e.svc.Claim(ctx, claimReq(c, "taobao", 1, "k2"), render)
 	assert.Equal(t, voucher.CodeHolderLimitReached, apperr.CodeOf(err), "the same holder through another platform")
 
+	_, err = e.svc.Claim(ctx, claimReq(c, "taobao", 1, "k2"), render)
+	assert.Equal(t, voucher.CodeHolderLimitReached, apperr.CodeOf(err), "a refused claim's key is not left in progress: its retry is answered again")
+	assert.Zero(t, e.count(t, `SELECT count(*) FROM idempotency_keys WHERE status IS NULL`), "no key left in progress")
+
 	_, err = e.svc.Claim(ctx, claimReq(c, "jd", 1, "k1"), render)
 	assert.ErrorIs(t, err, idempotency.ErrDuplicate, "a replayed key never takes effect twice")
 
@@ -68,6 +72,7 @@ func TestClaimAnswers(t *testing.T) {
 	_, err = e.svc.Claim(ctx, claimReq(c, "jd", 3, "k6"), render)
 	assert.Equal(t, voucher.CodeRoundSoldOut, apperr.CodeOf(err))
 	assert.Equal(t, int64(2), e.count(t, `SELECT count(*) FROM vouchers`))
+	assert.Zero(t, e.count(t, `SELECT count(*) FROM idempotency_keys WHERE status IS NULL`), "no key left in progress")
 }
 
 func TestClaimBeforeTheRoundOpens(t *testing.T) {
