@@ -76,8 +76,10 @@ PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-32}
 VOUCHERS=${VOUCHERS:-1000000}
 GRANT_ROWS=${GRANT_ROWS:-1000000}
 
+failed=0
 die() {
 	echo "bench.sh: $*" >&2
+	failed=1
 	exit 1
 }
 
@@ -178,7 +180,8 @@ report() {
 		[[ -e $f ]] || continue
 		if [[ $(jq -r '.ok' "$f") != true ]]; then
 			bad=1
-			echo "INVARIANTS FAILED in $(jq -r '.workload' "$f"): $(jq -r '[.invariants[]? | select(.ok != true) | .name + ": " + (.detail // "")] | join("; ")' "$f")"
+			f=${f##*/vb-}
+			echo "INVARIANTS FAILED in ${f%.json}: $(jq -r '[.invariants[]? | select(.ok != true) | .name + ": " + (.detail // "")] | join("; ")' "$dir/vb-$f")"
 		fi
 	done
 	return "$bad"
@@ -210,7 +213,6 @@ VD_PID=
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
-	local rc=$?
 	if [[ -n $VD_PID ]] && kill -0 "$VD_PID" 2>/dev/null; then
 		echo "stopping voucherd" >&2
 		kill -TERM "$VD_PID" 2>/dev/null || true
@@ -224,7 +226,7 @@ cleanup() {
 		fi
 		wait "$VD_PID" 2>/dev/null || true
 	fi
-	if ((rc != 0)) && [[ -s $WORK/voucherd.log ]]; then
+	if ((failed)) && [[ -s $WORK/voucherd.log ]]; then
 		echo "--- end of the voucherd log:" >&2
 		tail -n 20 "$WORK/voucherd.log" >&2
 	fi
