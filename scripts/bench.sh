@@ -68,7 +68,7 @@ DURATION=${DURATION:-30}
 DURATION=${DURATION%s}
 CLIENTS=${CLIENTS:-128}
 HOLDERS=${HOLDERS:-20000}
-STOCK=${STOCK:-$((HOLDERS / 20))}
+STOCK=${STOCK:-$((HOLDERS >= 20 ? HOLDERS / 20 : 1))}
 REDEEM_CLIENTS=${REDEEM_CLIENTS:-32}
 REDEEM_VOUCHERS=${REDEEM_VOUCHERS:-20000}
 RATE=${RATE:-2000}
@@ -82,6 +82,10 @@ die() {
 	failed=1
 	exit 1
 }
+
+for v in DURATION CLIENTS HOLDERS STOCK REDEEM_CLIENTS REDEEM_VOUCHERS RATE PGBENCH_CLIENTS VOUCHERS GRANT_ROWS; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number, not \"${!v}\""
+done
 
 # ---------------------------------------------------------------- report
 
@@ -209,6 +213,8 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tongquan-bench.XXXXXX")
 chmod 755 "$WORK"
 RES=${RESULTS:-$WORK/results}
 mkdir -p "$RES" "$WORK/bin"
+# A kept folder may hold an earlier run's results, which report would mix in.
+rm -f "$RES"/pgbench-*.json "$RES"/pgbench-*.txt "$RES"/copy-*.json "$RES"/vb-*.json "$RES"/vb-*.txt
 VD_PID=
 
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -289,7 +295,7 @@ run_pgbench() {
 	local out=$RES/pgbench-$name.txt logs=$WORK/pgbench-log/$name
 	mkdir -p "$logs"
 	echo "== pgbench $name.sql: $clients clients, ${secs} s" >&2
-	if ! pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -D n=0 "$@" \
+	if ! pgbench -n -M prepared -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$secs" -D n=0 "$@" \
 		-l --log-prefix "$logs/tx" -f "$PGBENCH_SQL/$name.sql" "$DB" >"$out" 2>&1; then
 		cat "$out" >&2
 		die "pgbench $name.sql failed"
