@@ -325,18 +325,6 @@ func (s *Service) claimBatch(ctx context.Context, tx pgx.Tx, batch []*pendingCla
 		}
 	}
 
-	// Refused claims took no effect: release their keys so a retry is
-	// answered afresh rather than stuck "in progress".
-	var refused []idempotency.Key
-	for _, i := range live {
-		if out[i].err != nil {
-			refused = append(refused, keys[i])
-		}
-	}
-	if err := postgres.ReleaseIdempotencyKeys(ctx, tx, refused); err != nil {
-		return nil, nil, err
-	}
-
 	// 4. Vouchers, their value in the ledger, their audit events, answers.
 	var vs []voucher.Voucher
 	var won []int
