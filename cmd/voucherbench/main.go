@@ -66,6 +66,8 @@ func dispatch(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "run":
 		return runCommand(ctx, args[1:])
+	case "crash":
+		return crashCommand(ctx, args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return exitOK
