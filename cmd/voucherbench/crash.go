@@ -252,13 +252,7 @@ func crashDrill(ctx context.Context, o options, bin, data string, kills int) (*c
 		func(ctx context.Context) invariant { return b.redemptionsExist(ctx, reds) },
 		b.replayInvariant,
 	)
-	res := &crashResult{result: result{Workload: "crash", Mode: "closed", Clients: o.clients, DurationS: round3(b.elapsed.Seconds())}}
-	res.Invariants = b.invariants(ctx)
-	res.Ops = opsOf(b.rec, b.elapsed)
-	if n := c.retries.Load(); n > 0 {
-		b.note("%d attempts retried after a network error, 5xx or 429 (same Idempotency-Key)", n)
-	}
-	res.Notes = b.notes
+	res := &crashResult{result: *b.result(ctx, "crash")}
 	res.Events = events
 	claims.mu.Lock()
 	res.Acknowledged = int64(len(claims.byID))
@@ -277,7 +271,6 @@ func crashDrill(ctx context.Context, o options, bin, data string, kills int) (*c
 	for _, e := range events {
 		res.MaxRecoveryS = max(res.MaxRecoveryS, e.RecoveryS)
 	}
-	res.finish()
 	return res, nil
 }
 

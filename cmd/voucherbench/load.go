@@ -174,9 +174,10 @@ func drive(ctx context.Context, s loadShape, f unit) (started int, elapsed time.
 		if dctx.Err() != nil {
 			break
 		}
+		i := n
 		wg.Go(func() {
 			defer func() { <-inflight }()
-			f(ctx, n, due)
+			f(ctx, i, due)
 		})
 	}
 	wg.Wait()

@@ -141,6 +141,22 @@ func checkOptions(o options) error {
 
 // runWorkload sets up, drives the load and checks the invariants.
 func runWorkload(ctx context.Context, o options, name string, f func(context.Context, *bench) error) (*result, error) {
+	b, err := newBench(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if b.db != nil {
+		defer b.db.close()
+	}
+	if err := f(ctx, b); err != nil {
+		return nil, err
+	}
+	return b.result(ctx, name), nil
+}
+
+// newBench connects (API keys, optional read-only SQL) and sets up the
+// run's platforms and merchants.
+func newBench(ctx context.Context, o options) (*bench, error) {
 	keys, err := auth.LoadDevKeys(o.dataDir)
 	if err != nil {
 		return nil, err
@@ -158,29 +174,33 @@ func runWorkload(ctx context.Context, o options, name string, f func(context.Con
 		if b.db, err = openReadDB(ctx, o.databaseURL); err != nil {
 			return nil, fmt.Errorf("--database-url: %w", err)
 		}
-		defer b.db.close()
 	}
 	if b.env, err = newEnv(ctx, c); err != nil {
+		if b.db != nil {
+			b.db.close()
+		}
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	if err := f(ctx, b); err != nil {
-		return nil, err
-	}
-	res := &result{Workload: name, Mode: b.shape.mode(), Clients: o.clients, Rate: o.rate, DurationS: round3(b.elapsed.Seconds())}
+	return b, nil
+}
+
+// result checks the invariants and gathers what was measured.
+func (b *bench) result(ctx context.Context, name string) *result {
+	res := &result{Workload: name, Mode: b.shape.mode(), Clients: b.opt.clients, Rate: b.opt.rate, DurationS: round3(b.elapsed.Seconds())}
 	res.Invariants = b.invariants(ctx)
 	res.Ops = opsOf(b.rec, b.elapsed) // after the checks: the export is measured there
 	if b.db == nil {
 		b.note("no --database-url: invariants checked through the API only")
 	}
-	if n := c.retries.Load(); n > 0 {
+	if n := b.env.c.retries.Load(); n > 0 {
 		b.note("%d attempts retried after a network error, 5xx or 429 (same Idempotency-Key)", n)
 	}
-	if n := c.unresolved.Load(); n > 0 {
+	if n := b.env.c.unresolved.Load(); n > 0 {
 		b.note("%d calls left without an answer", n)
 	}
 	res.Notes = b.notes
 	res.finish()
-	return res, nil
+	return res
 }
 
 // invariants are the workload's own checks, then those of the whole
