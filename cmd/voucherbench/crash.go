@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tongquan/tongquan/internal/auth"
 )
 
@@ -263,15 +265,42 @@ func crashDrill(ctx context.Context, o options, bin, data string, kills int) (*c
 			res.Acknowledged++
 		}
 	}
-	for _, inv := range res.Invariants {
-		if !inv.OK && (inv.Name == "acknowledged claims exist" || inv.Name == "acknowledged redemptions exist") {
-			res.Lost++ // at least one; the detail names it
-		}
+	if res.Lost, err = b.lost(ctx, claims, reds); err != nil {
+		return nil, err
 	}
 	for _, e := range events {
 		res.MaxRecoveryS = max(res.MaxRecoveryS, e.RecoveryS)
 	}
 	return res, nil
+}
+
+// lost counts acknowledged operations missing from the database: claimed
+// vouchers absent, redemptions absent or short of their acknowledged state.
+func (b *bench) lost(ctx context.Context, claims *claimAcks, reds *redemptionAcks) (int64, error) {
+	claims.mu.Lock()
+	ids := make([]string, 0, len(claims.byID))
+	for id := range claims.byID {
+		ids = append(ids, id)
+	}
+	claims.mu.Unlock()
+	var redIDs, confirmedIDs []string
+	for _, r := range reds.list() {
+		redIDs = append(redIDs, r.id)
+		if r.state == "confirmed" {
+			confirmedIDs = append(confirmedIDs, r.id)
+		}
+	}
+	var vouchers, redemptions, confirmed int64
+	err := b.db.read(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM vouchers WHERE id = ANY($1::uuid[])`, ids).Scan(&vouchers); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM redemptions WHERE id = ANY($1::uuid[])`, redIDs).Scan(&redemptions); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM redemptions WHERE id = ANY($1::uuid[]) AND status = 'confirmed'`, confirmedIDs).Scan(&confirmed)
+	})
+	return int64(len(ids)) - vouchers + int64(len(redIDs)) - redemptions + int64(len(confirmedIDs)) - confirmed, err
 }
 
 // everyOperationAcknowledged: with retries on the same keys every claim,

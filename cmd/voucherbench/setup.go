@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/tongquan/tongquan/internal/auth"
@@ -166,10 +167,14 @@ type heldVoucher struct {
 }
 
 // claimAll claims one voucher (or trade-in qualification) for holders
-// 0..n-1, alternating platforms: setup, not measured.
-func (e *env) claimAll(ctx context.Context, campaignID string, n int, tradeIn bool) ([]heldVoucher, error) {
-	out := make([]heldVoucher, n)
-	errs := make(chan error, n)
+// 0..n-1, alternating platforms: setup, not measured. Claims the service
+// refuses are counted, not fatal (a round that sells out early is for the
+// invariants to name); the vouchers obtained are returned.
+func (e *env) claimAll(ctx context.Context, campaignID string, n int, tradeIn bool) ([]heldVoucher, map[string]int, error) {
+	got := make([]heldVoucher, n)
+	var mu sync.Mutex
+	refused := map[string]int{}
+	var failure error
 	forEach(n, 32, func(i int) {
 		p := e.platforms[i%len(e.platforms)]
 		body := claimBody(i)
@@ -177,23 +182,34 @@ func (e *env) claimAll(ctx context.Context, campaignID string, n int, tradeIn bo
 			body = qualifyBody(i)
 		}
 		r, err := e.c.do(ctx, jsonRequest(http.MethodPost, "/v1/campaigns/"+campaignID+"/claims", p.token, fmt.Sprintf("setup-%d", i), body))
-		if err == nil && r.status != http.StatusCreated {
+		var v struct{ Code string }
+		switch {
+		case err == nil && r.status == http.StatusConflict:
+			mu.Lock()
+			refused[r.code]++
+			mu.Unlock()
+			return
+		case err == nil && r.status != http.StatusCreated:
 			err = fmt.Errorf("setup claim %d: %d %s", i, r.status, truncate(r.body, 300))
+		case err == nil:
+			err = json.Unmarshal(r.body, &v)
 		}
 		if err != nil {
-			errs <- err
+			mu.Lock()
+			failure = err
+			mu.Unlock()
 			return
 		}
-		var v struct{ Code string }
-		if err := json.Unmarshal(r.body, &v); err != nil {
-			errs <- err
-			return
-		}
-		out[i] = heldVoucher{holder: i, code: v.Code, plat: p}
+		got[i] = heldVoucher{holder: i, code: v.Code, plat: p}
 	})
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, err
+	if failure != nil {
+		return nil, nil, failure
 	}
-	return out, nil
+	out := got[:0]
+	for _, v := range got {
+		if v.code != "" {
+			out = append(out, v)
+		}
+	}
+	return out, refused, nil
 }

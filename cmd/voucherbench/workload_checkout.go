@@ -98,11 +98,13 @@ func redeemMix(ctx context.Context, b *bench) error {
 		return err
 	}
 	setup := time.Now()
-	vouchers, err := b.env.claimAll(ctx, camp.id, n, false)
+	vouchers, refused, err := b.env.claimAll(ctx, camp.id, n, false)
 	if err != nil {
 		return err
 	}
-	b.note("setup: %d vouchers claimed in %s", n, time.Since(setup).Round(time.Millisecond))
+	b.note("setup: %d vouchers claimed in %s%s", len(vouchers), time.Since(setup).Round(time.Millisecond), refusedNote(refused))
+	b.checks = append(b.checks, func(ctx context.Context) invariant { return b.roundStock(ctx, camp) })
+	n = len(vouchers)
 	acks := &redemptionAcks{byID: map[string]redAck{}}
 	items := []map[string]any{{"sku": "rice-cooker", "category": "appliances", "unit_price_fen": orderFen, "quantity": 1}}
 	b.shape.count = n
@@ -163,6 +165,13 @@ func redeemMix(ctx context.Context, b *bench) error {
 	return nil
 }
 
+func refusedNote(refused map[string]int) string {
+	if len(refused) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (refused: %v)", refused)
+}
+
 const (
 	tradeInPrice   = 300000
 	tradeInSubsidy = tradeInPrice * 1500 / 10000 // 15 %, under the ¥500 cap
@@ -178,11 +187,13 @@ func tradeInHotBudget(ctx context.Context, b *bench) error {
 		return err
 	}
 	setup := time.Now()
-	quals, err := b.env.claimAll(ctx, camp.id, n, true)
+	quals, refused, err := b.env.claimAll(ctx, camp.id, n, true)
 	if err != nil {
 		return err
 	}
-	b.note("setup: %d phone qualifications in %s; the budget pays %d subsidies of %d fen", n, time.Since(setup).Round(time.Millisecond), funded/tradeInSubsidy, tradeInSubsidy)
+	b.note("setup: %d phone qualifications in %s%s; the budget pays %d subsidies of %d fen", len(quals), time.Since(setup).Round(time.Millisecond),
+		refusedNote(refused), funded/tradeInSubsidy, tradeInSubsidy)
+	n = len(quals)
 	acks := &redemptionAcks{byID: map[string]redAck{}}
 	b.shape.count = n
 	_, b.elapsed = drive(ctx, b.shape, func(ctx context.Context, i int, scheduled time.Time) {
