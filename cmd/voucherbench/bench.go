@@ -42,11 +42,14 @@ func (b *bench) note(format string, args ...any) {
 }
 
 // sameAnswer compares a replayed answer with the first one: a 2xx must come
-// back byte for byte and marked replayed; a refusal with the same code.
-func (b *bench) sameAnswer(what string, first, again reply) {
+// back byte for byte; a refusal with the same code. A replay left without an
+// answer (err) after the call's retries is a difference too.
+func (b *bench) sameAnswer(what string, first, again reply, err error) {
 	b.replays.Add(1)
 	var problem string
 	switch {
+	case err != nil:
+		problem = err.Error()
 	case first.status != again.status:
 		problem = fmt.Sprintf("status %d, first %d", again.status, first.status)
 	case first.ok() && !bytes.Equal(first.body, again.body):

@@ -21,7 +21,8 @@ import (
 )
 
 // client calls voucherd over its public API the way a platform's checkout
-// would: a network error, a 5xx or a 429 is retried with the same bytes and
+// would: a network error, a 5xx, a 429 or a 409 CONFLICT on an idempotent
+// request (its key still in progress) is retried with the same bytes and
 // the same Idempotency-Key until the call's limit, so every call ends with a
 // definite answer or is counted as unresolved.
 type client struct {
@@ -210,6 +211,11 @@ func (c *client) do(ctx context.Context, r request) (reply, error) {
 			if json.Unmarshal(body, &e) == nil {
 				out.code = e.Code
 			}
+		}
+		if r.key != "" && out.status == http.StatusConflict && out.code == "CONFLICT" {
+			// The same key is still in progress elsewhere: retry shortly, as told.
+			last = fmt.Sprintf("%d %s", resp.StatusCode, truncate(body, 200))
+			continue
 		}
 		return out, nil
 	}

@@ -226,9 +226,7 @@ func crashDrill(ctx context.Context, o options, bin, data string, kills int) (*c
 		a = reds.byID[id]
 		reds.mu.Unlock()
 		again, err := c.do(ctx, jsonRequest(http.MethodPost, "/v1/redemptions/"+id+"/confirm", a.plat.token, "con-"+a.voucher, confirmBody(a.voucher, paidFen)))
-		if err == nil {
-			b.sameAnswer("confirm "+id+" after the crashes", first, again)
-		}
+		b.sameAnswer("confirm "+id+" after the crashes", first, again, err)
 	}
 
 	dsn, err := srv.databaseURL()

@@ -114,7 +114,7 @@ func TestWorkloadsSmall(t *testing.T) {
 	}
 	s := startVoucherd(t)
 	common := []string{"--url", s.url, "--data-dir", s.data, "--database-url", s.dsn, "--clients", "16",
-		"--holders", "2000", "--stock", "500", "--duration", "2m", "--seal-wait", "60s"}
+		"--holders", "2000", "--stock", "500", "--duration", "2m", "--seal-wait", "60s", "--call-limit", "20s"}
 
 	cases := []struct {
 		workload string

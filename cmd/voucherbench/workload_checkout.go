@@ -71,9 +71,7 @@ func (b *bench) step(ctx context.Context, op string, started time.Time, r reques
 		if err1 != nil {
 			return first, err1
 		}
-		if err2 == nil {
-			b.sameAnswer(op+" "+r.key+" (concurrent)", first, second)
-		}
+		b.sameAnswer(op+" "+r.key+" (concurrent)", first, second, err2)
 		return first, nil
 	}
 	first, err := b.call(ctx, op, started, r)
@@ -82,9 +80,7 @@ func (b *bench) step(ctx context.Context, op string, started time.Time, r reques
 	}
 	if x < 0.1 {
 		again, err := b.call(ctx, "replay", time.Now(), r)
-		if err == nil {
-			b.sameAnswer(op+" "+r.key, first, again)
-		}
+		b.sameAnswer(op+" "+r.key, first, again, err)
 	}
 	return first, nil
 }

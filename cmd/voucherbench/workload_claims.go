@@ -79,9 +79,7 @@ func claimBurst(ctx context.Context, b *bench) error {
 		switch {
 		case x < 0.105: // a retry of the same request
 			again, err := b.call(ctx, "claim-retry", time.Now(), jsonRequest(http.MethodPost, path, p.token, key, claimBody(i)))
-			if err == nil {
-				b.sameAnswer("claim "+key, first, again)
-			}
+			b.sameAnswer("claim "+key, first, again, err)
 		case x < 0.18: // the holder tries again with a new request
 			dup, err := b.call(ctx, "claim-duplicate", time.Now(), jsonRequest(http.MethodPost, path, p.token, key+"-again", claimBody(i)))
 			if err == nil && dup.ok() {
