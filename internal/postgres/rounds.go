@@ -139,9 +139,9 @@ func CloseRound(ctx context.Context, tx pgx.Tx, id uuid.UUID, at time.Time) (r R
 // every bucket of the round in ascending order and take what there is.
 func TakeStock(ctx context.Context, tx pgx.Tx, roundID uuid.UUID, want int64, preferred int) (got int64, empty bool, err error) {
 	// The pick is a scalar subquery (an InitPlan, run once). Joined as a
-	// FROM subquery it could be rescanned, each rescan skipping the row the
-	// statement had just updated and picking the next bucket: one claim
-	// then took stock from several buckets.
+	// FROM subquery, the statement was seen under concurrent claims to
+	// decrement several buckets at once (one claim took three units of
+	// stock); the row count is checked so that can never pass silently.
 	tag, err := tx.Exec(ctx, `UPDATE round_stock SET remaining = remaining - $2
 		WHERE round_id = $1 AND bucket = (SELECT bucket FROM round_stock WHERE round_id = $1 AND remaining >= $2
 			ORDER BY (bucket - $3 + $4) % $4 LIMIT 1 FOR UPDATE SKIP LOCKED)`, roundID, want, preferred, Buckets)
