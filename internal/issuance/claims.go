@@ -370,6 +370,18 @@ func (s *Service) claimBatch(ctx context.Context, tx pgx.Tx, batch []*pendingCla
 	if err := postgres.CompleteIdempotencyKeys(ctx, tx, wonKeys, answers); err != nil {
 		return nil, nil, err
 	}
+	// A claim refused here (holder limit, sold out) keeps no key, like the
+	// refusals answered from memory: its retry is judged again and gets the
+	// same refusal rather than waiting on a key that never gets an answer.
+	var refused []idempotency.Key
+	for _, i := range live {
+		if out[i].err != nil {
+			refused = append(refused, keys[i])
+		}
+	}
+	if err := postgres.ReleaseIdempotencyKeys(ctx, tx, refused); err != nil {
+		return nil, nil, err
+	}
 	// Last: the ledger's bucket rows stay locked until commit.
 	campaigns := make([]uuid.UUID, 0, len(value))
 	for c := range value {

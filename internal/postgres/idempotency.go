@@ -99,3 +99,19 @@ func DeleteIdempotencyKeysBefore(ctx context.Context, q Querier, t time.Time) (i
 	tag, err := q.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, t)
 	return tag.RowsAffected(), err
 }
+
+// ReleaseIdempotencyKeys removes keys reserved in this transaction whose
+// requests were refused after all, so that a retry is judged again instead
+// of waiting for an answer that will never be stored.
+func ReleaseIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	platforms, ks := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		platforms[i], ks[i] = k.PlatformID, k.Key
+	}
+	_, err := q.Exec(ctx, `DELETE FROM idempotency_keys i USING unnest($1::text[], $2::text[]) AS t(platform_id, key)
+		WHERE i.platform_id = t.platform_id AND i.key = t.key AND i.status IS NULL`, platforms, ks)
+	return err
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -137,17 +138,22 @@ func CloseRound(ctx context.Context, tx pgx.Tx, id uuid.UUID, at time.Time) (r R
 // that one row). Only when no free bucket has enough does the slow path lock
 // every bucket of the round in ascending order and take what there is.
 func TakeStock(ctx context.Context, tx pgx.Tx, roundID uuid.UUID, want int64, preferred int) (got int64, empty bool, err error) {
-	var left int64
-	err = tx.QueryRow(ctx, `UPDATE round_stock s SET remaining = s.remaining - $2
-		FROM (SELECT bucket FROM round_stock WHERE round_id = $1 AND remaining >= $2
-			ORDER BY (bucket - $3 + $4) % $4 LIMIT 1 FOR UPDATE SKIP LOCKED) pick
-		WHERE s.round_id = $1 AND s.bucket = pick.bucket
-		RETURNING s.remaining`, roundID, want, preferred, Buckets).Scan(&left)
-	if err == nil {
-		return want, false, nil // other buckets may still hold stock
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	// The pick is a scalar subquery (an InitPlan, run once). Joined as a
+	// FROM subquery, the statement was seen under concurrent claims to
+	// decrement several buckets at once (one claim took three units of
+	// stock); the row count is checked so that can never pass silently.
+	tag, err := tx.Exec(ctx, `UPDATE round_stock SET remaining = remaining - $2
+		WHERE round_id = $1 AND bucket = (SELECT bucket FROM round_stock WHERE round_id = $1 AND remaining >= $2
+			ORDER BY (bucket - $3 + $4) % $4 LIMIT 1 FOR UPDATE SKIP LOCKED)`, roundID, want, preferred, Buckets)
+	if err != nil {
 		return 0, false, err
+	}
+	switch tag.RowsAffected() {
+	case 1:
+		return want, false, nil // other buckets may still hold stock
+	case 0:
+	default:
+		return 0, false, fmt.Errorf("taking stock of round %s updated %d buckets", roundID, tag.RowsAffected())
 	}
 	rows, err := tx.Query(ctx, `SELECT bucket, remaining FROM round_stock WHERE round_id = $1 ORDER BY bucket FOR UPDATE`, roundID)
 	if err != nil {

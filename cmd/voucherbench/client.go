@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tongquan/tongquan/internal/auth"
+)
+
+// client calls voucherd over its public API the way a platform's checkout
+// would: a network error, a 5xx, a 429 or a 409 CONFLICT on an idempotent
+// request (its key still in progress) is retried with the same bytes and
+// the same Idempotency-Key until the call's limit, so every call ends with a
+// definite answer or is counted as unresolved.
+type client struct {
+	base  string
+	http  *http.Client
+	keys  *auth.DevKeys
+	limit time.Duration // per call, retries included
+
+	retries    atomic.Int64 // attempts repeated after a network error, 5xx or 429
+	unresolved atomic.Int64 // calls given up without an answer
+}
+
+func newClient(base string, keys *auth.DevKeys, conns int, limit time.Duration) *client {
+	return &client{
+		base:  strings.TrimRight(base, "/"),
+		keys:  keys,
+		limit: limit,
+		http: &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				MaxIdleConns:        conns + 16,
+				MaxIdleConnsPerHost: conns + 16,
+				IdleConnTimeout:     90 * time.Second,
+			},
+		},
+	}
+}
+
+// tokenSource gives the bearer token of a request; nil means none.
+type tokenSource func() (string, error)
+
+// cachedToken re-mints a token once it is half way through its life, so a
+// signature is not paid on every request.
+func cachedToken(ttl time.Duration, mint func(time.Time) (string, error)) tokenSource {
+	var (
+		mu   sync.Mutex
+		tok  string
+		next time.Time
+	)
+	return func() (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if tok != "" && now.Before(next) {
+			return tok, nil
+		}
+		t, err := mint(now)
+		if err != nil {
+			return "", err
+		}
+		tok, next = t, now.Add(ttl/2)
+		return tok, nil
+	}
+}
+
+func (c *client) person(sub string, role auth.Role) tokenSource {
+	return cachedToken(time.Hour, func(now time.Time) (string, error) {
+		return auth.MintPersonToken(c.keys.Private, c.keys.KeyID, c.keys.Issuer, c.keys.Audience, sub, []auth.Role{role}, time.Hour, now)
+	})
+}
+
+// platform is a platform this tool registers, with a key pair of its own.
+type platform struct {
+	id, keyID string
+	priv      ed25519.PrivateKey
+	pubPEM    string
+	token     tokenSource
+}
+
+func newPlatform(id, audience string) (*platform, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	p := &platform{id: id, keyID: id + "-1", priv: priv,
+		pubPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
+	p.token = cachedToken(2*time.Minute, func(now time.Time) (string, error) {
+		return auth.MintPlatformToken(p.priv, p.keyID, p.id, audience, 2*time.Minute, now)
+	})
+	return p, nil
+}
+
+type reply struct {
+	status   int
+	body     []byte
+	replayed bool
+	code     string // the error code of a non-2xx answer
+}
+
+func (r reply) ok() bool { return r.status >= 200 && r.status < 300 }
+
+// outcome is the code a statistic files the answer under: "" for a 2xx.
+func (r reply) outcome() string {
+	if r.ok() {
+		return ""
+	}
+	if r.code != "" {
+		return r.code
+	}
+	return fmt.Sprintf("HTTP_%d", r.status)
+}
+
+var errUnresolved = errors.New("no answer within the call limit")
+
+type request struct {
+	method, path string
+	token        tokenSource
+	key          string // Idempotency-Key
+	contentType  string
+	body         []byte
+	header       map[string]string
+}
+
+// jsonRequest marshals body once: a retry sends the same bytes.
+func jsonRequest(method, path string, token tokenSource, key string, body any) request {
+	r := request{method: method, path: path, token: token, key: key}
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			panic(err) // only our own maps and structs are marshalled
+		}
+		r.body, r.contentType = raw, "application/json"
+	}
+	return r
+}
+
+func (c *client) do(ctx context.Context, r request) (reply, error) {
+	deadline := time.Now().Add(c.limit)
+	var last string
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			c.retries.Add(1)
+			if time.Now().After(deadline) {
+				c.unresolved.Add(1)
+				return reply{}, fmt.Errorf("%s %s: %w (%d attempts; last: %s)", r.method, r.path, errUnresolved, attempt, last)
+			}
+			select {
+			case <-ctx.Done():
+				c.unresolved.Add(1)
+				return reply{}, ctx.Err()
+			case <-time.After(time.Duration(20+30*min(attempt, 10)) * time.Millisecond):
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, r.method, c.base+r.path, bytes.NewReader(r.body))
+		if err != nil {
+			return reply{}, err
+		}
+		if r.contentType != "" {
+			req.Header.Set("Content-Type", r.contentType)
+		}
+		if r.key != "" {
+			req.Header.Set("Idempotency-Key", r.key)
+		}
+		for k, v := range r.header {
+			req.Header.Set(k, v)
+		}
+		if r.token != nil {
+			tok, err := r.token()
+			if err != nil {
+				return reply{}, err
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			last = "reading the answer: " + err.Error()
+			continue
+		}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			last = fmt.Sprintf("%d %s", resp.StatusCode, truncate(body, 200))
+			continue
+		}
+		out := reply{status: resp.StatusCode, body: body, replayed: resp.Header.Get("Idempotency-Replayed") == "true"}
+		if !out.ok() {
+			var e struct{ Code string }
+			if json.Unmarshal(body, &e) == nil {
+				out.code = e.Code
+			}
+		}
+		if r.key != "" && out.status == http.StatusConflict && out.code == "CONFLICT" {
+			// The same key is still in progress elsewhere: retry shortly, as told.
+			last = fmt.Sprintf("%d %s", resp.StatusCode, truncate(body, 200))
+			continue
+		}
+		return out, nil
+	}
+}
+
+// must performs a setup call and insists on one status.
+func (c *client) must(ctx context.Context, r request, want int, into any) error {
+	got, err := c.do(ctx, r)
+	if err != nil {
+		return err
+	}
+	if got.status != want {
+		return fmt.Errorf("%s %s: want %d, got %d %s", r.method, r.path, want, got.status, truncate(got.body, 500))
+	}
+	if into != nil {
+		if err := json.Unmarshal(got.body, into); err != nil {
+			return fmt.Errorf("%s %s: %w", r.method, r.path, err)
+		}
+	}
+	return nil
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}
