@@ -80,10 +80,10 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 		return idempotency.Response{}, err
 	}
 	var resp idempotency.Response
-	err = postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		// Two round trips: the key, the voucher's lock and the reads the
-		// rules need; then every write. The statements run in the order they
-		// are queued, which is the lock order.
+	err = postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
+		// Two round trips before the commit: the key, the voucher's lock and
+		// the reads the rules need; then every write. The statements run in
+		// the order they are queued, which is the lock order.
 		var (
 			v        voucher.Voucher
 			c        campaign.Campaign
@@ -156,7 +156,7 @@ type ConfirmInput struct {
 // nothing changes (the expiry job releases it).
 func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in ConfirmInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
 	var resp idempotency.Response
-	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
 		var r postgres.Redemption
 		reads := &pgx.Batch{}
 		postgres.QueueReserveIdempotencyKey(reads, req.Idem)
@@ -324,7 +324,7 @@ func queueMove(b *pgx.Batch, r postgres.Redemption, kind ledger.Kind, amount int
 	return pendingMove{t}, err
 }
 
-func (m pendingMove) finish(ctx context.Context, tx pgx.Tx) error {
+func (m pendingMove) finish(ctx context.Context, tx postgres.Querier) error {
 	if m.t == nil {
 		return nil
 	}

@@ -244,7 +244,7 @@ func (p *PendingTransfer) scan(row pgx.Row) error {
 
 // Finish completes a transfer queued by QueueTransfer, in the transaction the
 // batch was sent in, and returns its id. Its errors are PostTransfer's.
-func (p *PendingTransfer) Finish(ctx context.Context, tx pgx.Tx) (uuid.UUID, error) {
+func (p *PendingTransfer) Finish(ctx context.Context, tx Querier) (uuid.UUID, error) {
 	if p.sql == "" {
 		parts, err := debitTreasury(ctx, tx, p.t)
 		if err != nil {
@@ -282,7 +282,7 @@ func drawnConcurrently(t ledger.Transfer, account ledger.Account, chosen int16) 
 		"%s bucket %d of campaign %s was drawn on concurrently; retry the transaction", account, chosen, t.CampaignID)}
 }
 
-func debitTreasury(ctx context.Context, tx pgx.Tx, t ledger.Transfer) ([]debitPart, error) {
+func debitTreasury(ctx context.Context, tx Querier, t ledger.Transfer) ([]debitPart, error) {
 	tag, err := tx.Exec(ctx, `
 		UPDATE ledger_balances SET balance_fen = balance_fen - $3
 		WHERE campaign_id = $1 AND account = $2 AND bucket = 0`, t.CampaignID, ledger.Treasury, t.AmountFen)
@@ -300,7 +300,7 @@ func debitTreasury(ctx context.Context, tx pgx.Tx, t ledger.Transfer) ([]debitPa
 // account's buckets, ascending: it runs only when the chosen bucket is short,
 // which is when the account is running low and transfers must queue to
 // divide what is left exactly.
-func spill(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
+func spill(ctx context.Context, tx Querier, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
 	balances := make([]int64, Buckets)
 	read := func(sql string) (int64, error) {
 		rows, err := tx.Query(ctx, sql, t.CampaignID, account, Buckets)
@@ -364,7 +364,7 @@ func spill(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Acc
 
 // credit books the credit and all of the transfer's entries in one statement,
 // so a transfer is never half written.
-func credit(ctx context.Context, tx pgx.Tx, t ledger.Transfer, parts []debitPart,
+func credit(ctx context.Context, tx Querier, t ledger.Transfer, parts []debitPart,
 	from, to ledger.Account, creditBucket int16, at time.Time) (uuid.UUID, error) {
 	transferID, err := uuid.NewV7()
 	if err != nil {
