@@ -88,13 +88,17 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 			v        voucher.Voucher
 			c        campaign.Campaign
 			merchant *registry.Merchant
+			refused  postgres.Refusal
 		)
 		reads := &pgx.Batch{}
-		postgres.QueueReserveIdempotencyKey(reads, req.Idem)
-		postgres.QueueLockVoucherByCode(reads, in.VoucherCode, &v)
-		postgres.QueueCampaignOfVoucher(reads, in.VoucherCode, &c)
+		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
+		postgres.QueueLockVoucherByCode(reads, in.VoucherCode, &v, &refused)
+		postgres.QueueCampaignOfVoucher(reads, in.VoucherCode, &c, &refused)
 		postgres.QueueMerchantForCheckout(reads, req.PlatformID, in.Order.MerchantID, &merchant)
 		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+			return err
+		}
+		if err := refused.Err(); err != nil {
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
@@ -158,10 +162,14 @@ func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in Con
 	var resp idempotency.Response
 	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
 		var r postgres.Redemption
+		var refused postgres.Refusal
 		reads := &pgx.Batch{}
-		postgres.QueueReserveIdempotencyKey(reads, req.Idem)
-		postgres.QueueLockRedemption(reads, req.PlatformID, id, &r)
+		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
+		postgres.QueueLockRedemption(reads, req.PlatformID, id, &r, &refused)
 		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+			return err
+		}
+		if err := refused.Err(); err != nil {
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)

@@ -67,19 +67,19 @@ func CompleteIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.
 }
 
 // QueueReserveIdempotencyKey queues on b the claim of one key (see
-// ReserveIdempotencyKeys). The batch fails with idempotency.ErrDuplicate when
-// the key was taken already.
-func QueueReserveIdempotencyKey(b *pgx.Batch, k idempotency.Key) {
+// ReserveIdempotencyKeys). A key taken already is refused with
+// idempotency.ErrDuplicate.
+func QueueReserveIdempotencyKey(b *pgx.Batch, k idempotency.Key, refused *Refusal) {
 	b.Queue(`INSERT INTO idempotency_keys (platform_id, key, request_hash) VALUES ($1, $2, $3)
 		ON CONFLICT (platform_id, key) DO NOTHING
 		RETURNING true`, k.PlatformID, k.Key, k.RequestHash[:]).QueryRow(func(row pgx.Row) error {
 		var fresh bool
-		if err := row.Scan(&fresh); errors.Is(err, pgx.ErrNoRows) {
-			return idempotency.ErrDuplicate
-		} else if err != nil {
-			return err
+		err := row.Scan(&fresh)
+		if errors.Is(err, pgx.ErrNoRows) {
+			refused.set(idempotency.ErrDuplicate)
+			return nil
 		}
-		return nil
+		return err
 	})
 }
 

@@ -86,14 +86,15 @@ func LockRedemption(ctx context.Context, tx pgx.Tx, platformID string, id uuid.U
 }
 
 // QueueLockRedemption is LockRedemption queued on b: *r is filled in when
-// the batch's results are read.
-func QueueLockRedemption(b *pgx.Batch, platformID string, id uuid.UUID, r *Redemption) {
+// the batch's results are read, or the request refused with NOT_FOUND.
+func QueueLockRedemption(b *pgx.Batch, platformID string, id uuid.UUID, r *Redemption, refused *Refusal) {
 	b.Queue(`SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 AND platform_id = $2 FOR UPDATE`, id, platformID).
 		QueryRow(func(row pgx.Row) error {
 			var err error
 			*r, err = scanRedemption(row)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return redemptionNotFound(id)
+				refused.set(redemptionNotFound(id))
+				return nil
 			}
 			return err
 		})
@@ -154,9 +155,9 @@ func ExpiredHolds(ctx context.Context, q Querier, now time.Time, limit int) ([]R
 }
 
 // QueueAddOrderVoucher queues on b the count of one more live voucher on a
-// platform's order. The batch fails with ORDER_NO_REUSED when the number
-// names another order, and with STACKING_NOT_ALLOWED past max vouchers;
-// call Finish on the result once the batch is closed.
+// platform's order. Call Finish on the result once the batch is closed: it
+// refuses with ORDER_NO_REUSED when the number names another order, and
+// with STACKING_NOT_ALLOWED past max vouchers.
 func QueueAddOrderVoucher(b *pgx.Batch, platformID, orderNo string, fingerprint []byte, max int) *PendingOrderVoucher {
 	p := &PendingOrderVoucher{platformID: platformID, orderNo: orderNo, fingerprint: fingerprint, max: max}
 	// When the order is not counted, the statement also compares the stored
@@ -180,12 +181,10 @@ func QueueAddOrderVoucher(b *pgx.Batch, platformID, orderNo string, fingerprint 
 		switch {
 		case counted:
 			p.done = true
-			return nil
-		case same == nil:
-			return nil // Finish reads the order again
+		case same != nil:
+			p.done, p.refused = true, p.refusal(*same)
 		}
-		p.done = true
-		return p.refusal(*same)
+		return nil
 	})
 	return p
 }
@@ -195,14 +194,16 @@ type PendingOrderVoucher struct {
 	platformID, orderNo string
 	fingerprint         []byte
 	max                 int
-	done                bool // counted, or refused through the batch
+	done                bool  // counted, or refused
+	refused             error // why not counted
 }
 
-// Finish completes the count in the transaction the batch was sent in: it
-// refuses the order a concurrent transaction stored under the same number.
+// Finish completes the count in the transaction the batch was sent in and
+// returns its refusal, if any; an order a concurrent transaction stored under
+// the same number is read again here.
 func (p *PendingOrderVoucher) Finish(ctx context.Context, q Querier) error {
 	if p.done {
-		return nil
+		return p.refused
 	}
 	var same bool
 	if err := q.QueryRow(ctx, `SELECT fingerprint = $3 FROM checkout_orders WHERE platform_id = $1 AND order_no = $2`,
@@ -227,14 +228,15 @@ func RemoveOrderVoucher(ctx context.Context, q Querier, platformID, orderNo stri
 }
 
 // QueueLockVoucherByCode queues on b the read and lock of a voucher by its
-// code: *v is filled in when the batch's results are read, and the batch
-// fails with VOUCHER_NOT_FOUND when there is none.
-func QueueLockVoucherByCode(b *pgx.Batch, code string, v *voucher.Voucher) {
+// code: *v is filled in when the batch's results are read, or the request
+// refused with VOUCHER_NOT_FOUND.
+func QueueLockVoucherByCode(b *pgx.Batch, code string, v *voucher.Voucher, refused *Refusal) {
 	b.Queue(`SELECT `+voucherColumns+` FROM vouchers WHERE code = $1 FOR UPDATE`, code).QueryRow(func(row pgx.Row) error {
 		var err error
 		*v, err = scanVoucher(row)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return redemption.VoucherNotFound(code)
+			refused.set(redemption.VoucherNotFound(code))
+			return nil
 		}
 		return err
 	})
@@ -243,13 +245,14 @@ func QueueLockVoucherByCode(b *pgx.Batch, code string, v *voucher.Voucher) {
 // QueueCampaignOfVoucher queues on b the read of the campaign of the voucher
 // with code, so it travels with the voucher's lock (queue that first: a
 // voucher never changes campaign).
-func QueueCampaignOfVoucher(b *pgx.Batch, code string, c *campaign.Campaign) {
+func QueueCampaignOfVoucher(b *pgx.Batch, code string, c *campaign.Campaign, refused *Refusal) {
 	b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id = (SELECT campaign_id FROM vouchers WHERE code = $1)`, code).
 		QueryRow(func(row pgx.Row) error {
 			var err error
 			*c, err = scanCampaign(row)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return apperr.New(apperr.CodeNotFound, "no campaign for voucher %s", code)
+				refused.set(apperr.New(apperr.CodeNotFound, "no campaign for voucher %s", code))
+				return nil
 			}
 			return err
 		})
