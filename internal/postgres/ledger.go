@@ -125,7 +125,7 @@ type PendingTransfer struct {
 	// The fast path's answer.
 	read     bool  // the answer arrived
 	found    bool  // the debited bucket's row exists
-	locked   bool  // the credited bucket's row exists (and, when it ranks first, is locked)
+	locked   bool  // the credited row, when it ranks first, was found and locked (else always true)
 	debited  bool  // the chosen bucket had enough: the transfer is booked
 	snapshot int64 // the chosen bucket's balance as of the statement's snapshot
 	entries  int64 // entry rows written
