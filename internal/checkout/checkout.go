@@ -23,6 +23,7 @@ import (
 	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
+	"github.com/tongquan/tongquan/internal/registry"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
@@ -79,37 +80,32 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 		return idempotency.Response{}, err
 	}
 	var resp idempotency.Response
-	err = postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+	err = postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
+		// Two round trips before the commit: the key, the voucher's lock and
+		// the reads the rules need; then every write. The statements run in
+		// the order they are queued, which is the lock order.
+		var (
+			v        voucher.Voucher
+			c        campaign.Campaign
+			merchant *registry.Merchant
+			refused  postgres.Refusal
+		)
+		reads := &pgx.Batch{}
+		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
+		postgres.QueueLockVoucherByCode(reads, in.VoucherCode, &v, &refused)
+		postgres.QueueCampaignOfVoucher(reads, in.VoucherCode, &c, &refused)
+		postgres.QueueMerchantForCheckout(reads, req.PlatformID, in.Order.MerchantID, &merchant)
+		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+			return err
+		}
+		if err := refused.Err(); err != nil {
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
-		v, found, err := postgres.LockVoucherByCode(ctx, tx, in.VoucherCode)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return redemption.VoucherNotFound(in.VoucherCode)
-		}
-		c, err := postgres.GetCampaign(ctx, tx, v.CampaignID)
-		if err != nil {
-			return err
-		}
-		m, err := postgres.MerchantForCheckout(ctx, tx, req.PlatformID, in.Order.MerchantID)
-		merchant := &m
-		if apperr.Is(err, apperr.CodeNotFound) {
-			merchant = nil
-		} else if err != nil {
-			return err
-		}
 		out, err := redemption.Check(v, in.Order, redemption.Context{
 			Campaign: &c, Merchant: merchant, PlatformID: req.PlatformID, Channel: in.Channel, HolderHash: hash, Now: now,
 		})
 		if err != nil {
-			return err
-		}
-		if err := postgres.AddOrderVoucher(ctx, tx, req.PlatformID, in.Order.OrderNo, orderFingerprint(in.Order),
-			c.Rules.Eligibility.MaxVouchersPerOrder); err != nil {
 			return err
 		}
 		r := postgres.Redemption{
@@ -119,25 +115,35 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 			Status: "reserved", SerialNumber: out.SerialNumber, Category: out.Category,
 			HoldExpiresAt: now.Add(time.Duration(c.HoldMinutes) * time.Minute), CreatedAt: now, UpdatedAt: now,
 		}
-		if err := postgres.InsertRedemption(ctx, tx, r); err != nil {
-			return err
-		}
-		if err := postgres.SetVoucherStatus(ctx, tx, v.ID, voucher.Reserved, now); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, tx, req, "redemption.reserved", r, nil); err != nil {
-			return err
-		}
-		if resp, err = complete(ctx, tx, req.Idem, render, r); err != nil {
+		if resp, err = render(r); err != nil {
 			return err
 		}
 		kind := ledger.Hold
 		if c.Kind == campaign.KindTradeIn {
 			kind = ledger.SubsidyHold // the subsidy is drawn from the budget at checkout
 		}
+		writes := &pgx.Batch{}
+		postgres.QueueInsertRedemption(writes, r)
+		order := postgres.QueueAddOrderVoucher(writes, req.PlatformID, in.Order.OrderNo, orderFingerprint(in.Order),
+			c.Rules.Eligibility.MaxVouchersPerOrder)
+		postgres.QueueSetVoucherStatus(writes, v.ID, voucher.Reserved, now)
+		if err := s.queueAudit(writes, req, "redemption.reserved", r, nil); err != nil {
+			return err
+		}
+		postgres.QueueCompleteIdempotencyKey(writes, req.Idem, resp)
 		// Last: the ledger's bucket rows stay locked until commit, so they
 		// are touched as late as possible.
-		return s.move(ctx, tx, r, kind, r.DiscountFen, now)
+		move, err := queueMove(writes, r, kind, r.DiscountFen, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
+			return err
+		}
+		if err := order.Finish(ctx, tx); err != nil {
+			return err
+		}
+		return move.finish(ctx, tx)
 	})
 	return resp, err
 }
@@ -154,15 +160,19 @@ type ConfirmInput struct {
 // nothing changes (the expiry job releases it).
 func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in ConfirmInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
 	var resp idempotency.Response
-	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
+		var r postgres.Redemption
+		var refused postgres.Refusal
+		reads := &pgx.Batch{}
+		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
+		postgres.QueueLockRedemption(reads, req.PlatformID, id, &r, &refused)
+		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+			return err
+		}
+		if err := refused.Err(); err != nil {
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
-		r, err := postgres.LockRedemption(ctx, tx, req.PlatformID, id)
-		if err != nil {
-			return err
-		}
 		if err := wantStatus(r, "reserved", "confirm"); err != nil {
 			return err
 		}
@@ -189,19 +199,24 @@ func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in Con
 		if r.Receipt, err = json.Marshal(receipt); err != nil {
 			return err
 		}
-		if err := postgres.UpdateRedemption(ctx, tx, r); err != nil {
+		if resp, err = render(r); err != nil {
 			return err
 		}
-		if err := postgres.SetVoucherStatus(ctx, tx, r.VoucherID, voucher.Redeemed, now); err != nil {
+		writes := &pgx.Batch{}
+		postgres.QueueUpdateRedemption(writes, r)
+		postgres.QueueSetVoucherStatus(writes, r.VoucherID, voucher.Redeemed, now)
+		if err := s.queueAudit(writes, req, "redemption.confirmed", r, &before); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, req, "redemption.confirmed", r, &before); err != nil {
+		postgres.QueueCompleteIdempotencyKey(writes, req.Idem, resp)
+		move, err := queueMove(writes, r, ledger.Redemption, r.DiscountFen, now)
+		if err != nil {
 			return err
 		}
-		if resp, err = complete(ctx, tx, req.Idem, render, r); err != nil {
+		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
 			return err
 		}
-		return s.move(ctx, tx, r, ledger.Redemption, r.DiscountFen, now)
+		return move.finish(ctx, tx)
 	})
 	return resp, err
 }
@@ -301,9 +316,32 @@ func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, ki
 	if amount == 0 {
 		return nil
 	}
-	t := ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: ledger.KeyOf(r.ID)}
-	_, err := postgres.PostTransfer(ctx, tx, t, at)
+	_, err := postgres.PostTransfer(ctx, tx, transfer(r, kind, amount), at)
 	return err
+}
+
+// pendingMove is a ledger movement queued on a batch; a zero amount moves nothing.
+type pendingMove struct{ t *postgres.PendingTransfer }
+
+// queueMove is move queued on b; finish it once the batch is closed.
+func queueMove(b *pgx.Batch, r postgres.Redemption, kind ledger.Kind, amount int64, at time.Time) (pendingMove, error) {
+	if amount == 0 {
+		return pendingMove{}, nil
+	}
+	t, err := postgres.QueueTransfer(b, transfer(r, kind, amount), at)
+	return pendingMove{t}, err
+}
+
+func (m pendingMove) finish(ctx context.Context, tx postgres.Querier) error {
+	if m.t == nil {
+		return nil
+	}
+	_, err := m.t.Finish(ctx, tx)
+	return err
+}
+
+func transfer(r postgres.Redemption, kind ledger.Kind, amount int64) ledger.Transfer {
+	return ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: ledger.KeyOf(r.ID)}
 }
 
 func (s *Service) holderHash(idNumber string) (holder.Hash, error) {
@@ -315,6 +353,23 @@ func (s *Service) holderHash(idNumber string) (holder.Hash, error) {
 }
 
 func (s *Service) audit(ctx context.Context, tx pgx.Tx, req Request, action string, r postgres.Redemption, before *postgres.Redemption) error {
+	e, err := s.event(req, action, r, before)
+	if err != nil {
+		return err
+	}
+	return postgres.AppendEvent(ctx, tx, e)
+}
+
+// queueAudit is audit queued on b.
+func (s *Service) queueAudit(b *pgx.Batch, req Request, action string, r postgres.Redemption, before *postgres.Redemption) error {
+	e, err := s.event(req, action, r, before)
+	if err != nil {
+		return err
+	}
+	return postgres.QueueEvent(b, e)
+}
+
+func (s *Service) event(req Request, action string, r postgres.Redemption, before *postgres.Redemption) (auditlog.Event, error) {
 	e := auditlog.Event{
 		At: s.now().UTC(), Actor: req.PlatformID, ActorRole: "platform", Action: action,
 		EntityType: "redemption", EntityID: r.ID.String(), RequestID: req.RequestID,
@@ -322,13 +377,11 @@ func (s *Service) audit(ctx context.Context, tx pgx.Tx, req Request, action stri
 	var err error
 	if before != nil {
 		if e.Before, err = json.Marshal(view(*before)); err != nil {
-			return err
+			return e, err
 		}
 	}
-	if e.After, err = json.Marshal(view(r)); err != nil {
-		return err
-	}
-	return postgres.AppendEvent(ctx, tx, e)
+	e.After, err = json.Marshal(view(r))
+	return e, err
 }
 
 // view is a redemption as the audit log records it.

@@ -61,13 +61,46 @@ func scanEvent(row pgx.CollectableRow) (storedEvent, error) {
 // are stored as jsonb (nil as NULL); the sealed hash covers them as
 // PostgreSQL prints them back.
 func AppendEvent(ctx context.Context, q Querier, e auditlog.Event) error {
-	if err := e.Validate(); err != nil {
+	args, err := eventArgs(&e)
+	if err != nil {
 		return err
+	}
+	if _, err := q.Exec(ctx, insertEvent, args...); err != nil {
+		return appendError(e, err)
+	}
+	return nil
+}
+
+// QueueEvent is AppendEvent queued on b, to be sent in the transaction of the
+// change it records.
+func QueueEvent(b *pgx.Batch, e auditlog.Event) error {
+	args, err := eventArgs(&e)
+	if err != nil {
+		return err
+	}
+	b.Queue(insertEvent, args...).Fn = func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return appendError(e, err)
+		}
+		return nil
+	}
+	return nil
+}
+
+const insertEvent = `
+	INSERT INTO audit_events (id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
+	VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// eventArgs validates e, gives it an id when it has none, and returns the
+// arguments of insertEvent.
+func eventArgs(e *auditlog.Event) ([]any, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
 	}
 	if e.ID == uuid.Nil {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return fmt.Errorf("audit event id: %w", err)
+			return nil, fmt.Errorf("audit event id: %w", err)
 		}
 		e.ID = id
 	}
@@ -75,14 +108,11 @@ func AppendEvent(ctx context.Context, q Querier, e auditlog.Event) error {
 	if !e.At.IsZero() {
 		at = &e.At
 	}
-	_, err := q.Exec(ctx, `
-		INSERT INTO audit_events (id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
-		VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.ID, at, e.Actor, e.ActorRole, e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.RequestID)
-	if err != nil {
-		return fmt.Errorf("append audit event %s on %s %s: %w", e.Action, e.EntityType, e.EntityID, err)
-	}
-	return nil
+	return []any{e.ID, at, e.Actor, e.ActorRole, e.Action, e.EntityType, e.EntityID, e.Before, e.After, e.RequestID}, nil
+}
+
+func appendError(e auditlog.Event, err error) error {
+	return fmt.Errorf("append audit event %s on %s %s: %w", e.Action, e.EntityType, e.EntityID, err)
 }
 
 // SealAudit seals the finished, unsealed events into the next block, at most

@@ -23,7 +23,7 @@ import (
 // (committed→held) and a release (held→committed) on the same bucket would
 // each hold one row and wait for the other. Within an account a transfer
 // locks either its chosen bucket alone or, when that is short, every bucket
-// ascending (see debit for how it avoids holding the chosen one first). What
+// ascending (see drawnConcurrently for how it avoids holding the chosen one first). What
 // this cannot order is a transaction that posts several transfers:
 // PostgreSQL detects such a deadlock and InTx retries.
 
@@ -82,12 +82,13 @@ type debitPart struct {
 // treasury always in bucket 0: only funding debits it, which is not hot), and
 // writes the entries, all sharing the returned transfer id.
 //
-// When the chosen bucket of the from-account is short, the transfer spills:
-// it draws on what the chosen bucket has, then on the others in the order
-// chosen+1, …, Buckets-1, 0, …, chosen-1, and books one debit entry per bucket
-// it drew on. Value is
-// never moved between buckets on its own; the credit always goes to the
-// chosen bucket.
+// In the common case, when the chosen bucket of the from-account has enough,
+// the debit, the credit and both entries are one statement (see fastTransfer).
+// When the chosen bucket is short, the transfer spills: it draws on what the
+// chosen bucket has, then on the others in the order chosen+1, …,
+// Buckets-1, 0, …, chosen-1, and books one debit entry per bucket it drew
+// on. Value is never moved between buckets on its own; the credit always
+// goes to the chosen bucket.
 //
 // When the account as a whole is short it returns BUDGET_EXHAUSTED and has
 // written nothing: the caller's transaction is still usable. When a
@@ -95,45 +96,193 @@ type debitPart struct {
 // serialization failure (SQLSTATE 40001), which InTx retries. Any other
 // error leaves the transaction in an unknown state: roll it back.
 func PostTransfer(ctx context.Context, tx pgx.Tx, t ledger.Transfer, at time.Time) (uuid.UUID, error) {
-	if err := t.Validate(); err != nil {
-		return uuid.Nil, err
-	}
-	from, to, _ := ledger.Route(t.Kind)
-	chosen := int16(t.BucketKey % Buckets)
-	creditBucket := chosen
-	if to == ledger.Treasury {
-		creditBucket = 0
-	}
-
-	// Lock order: when the credited account comes first, lock its row before
-	// touching the debited account.
-	if lockRank[to] < lockRank[from] {
-		err := tx.QueryRow(ctx, `
-			SELECT 1 FROM ledger_balances
-			WHERE campaign_id = $1 AND account = $2 AND bucket = $3
-			FOR NO KEY UPDATE`, t.CampaignID, to, creditBucket).Scan(new(int))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return uuid.Nil, notInitialised(t.CampaignID)
-		}
-		if err != nil {
-			return uuid.Nil, fmt.Errorf("lock %s bucket %d of campaign %s: %w", to, creditBucket, t.CampaignID, err)
-		}
-	}
-
-	var parts []debitPart
-	var err error
-	if from == ledger.Treasury {
-		parts, err = debitTreasury(ctx, tx, t)
-	} else {
-		parts, err = debit(ctx, tx, t, from, chosen)
-	}
+	p, err := newPendingTransfer(t, at)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	return credit(ctx, tx, t, parts, from, to, creditBucket, at)
+	if p.sql != "" {
+		if err := p.scan(tx.QueryRow(ctx, p.sql, p.args)); err != nil {
+			return uuid.Nil, err
+		}
+	}
+	return p.Finish(ctx, tx)
 }
 
-func debitTreasury(ctx context.Context, tx pgx.Tx, t ledger.Transfer) ([]debitPart, error) {
+// PendingTransfer is a transfer whose one-statement common case was queued
+// on a batch by QueueTransfer, so it travels with the caller's other
+// statements in one round trip. Once the batch is sent and closed, Finish
+// completes it.
+type PendingTransfer struct {
+	t                    ledger.Transfer
+	at                   time.Time
+	from, to             ledger.Account
+	chosen, creditBucket int16
+	id                   uuid.UUID
+
+	sql  string // the fast path; empty when the treasury is debited
+	args pgx.NamedArgs
+
+	// The fast path's answer.
+	read     bool  // the answer arrived
+	found    bool  // the debited bucket's row exists
+	locked   bool  // the credited row, when it ranks first, was found and locked (else always true)
+	debited  bool  // the chosen bucket had enough: the transfer is booked
+	snapshot int64 // the chosen bucket's balance as of the statement's snapshot
+	entries  int64 // entry rows written
+}
+
+// QueueTransfer queues t on b (see PostTransfer for what a transfer does).
+// The caller sends b in its transaction, closes the results, then calls
+// Finish in the same transaction; until then t is not booked. Statements
+// queued after t run after it, so the lock order of PostTransfer holds as
+// long as the caller queues the ledger last.
+func QueueTransfer(b *pgx.Batch, t ledger.Transfer, at time.Time) (*PendingTransfer, error) {
+	p, err := newPendingTransfer(t, at)
+	if err != nil {
+		return nil, err
+	}
+	if p.sql != "" {
+		b.Queue(p.sql, p.args).QueryRow(p.scan)
+	}
+	return p, nil
+}
+
+func newPendingTransfer(t ledger.Transfer, at time.Time) (*PendingTransfer, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	from, to, _ := ledger.Route(t.Kind)
+	p := &PendingTransfer{t: t, at: at, from: from, to: to, chosen: int16(t.BucketKey % Buckets)}
+	p.creditBucket = p.chosen
+	if to == ledger.Treasury {
+		p.creditBucket = 0
+	}
+	if from == ledger.Treasury {
+		return p, nil // funding: not hot, always the two-statement path
+	}
+	var err error
+	if p.id, err = uuid.NewV7(); err != nil {
+		return nil, fmt.Errorf("new transfer id: %w", err)
+	}
+	ids := make([]uuid.UUID, 2)
+	for i := range ids {
+		if ids[i], err = uuid.NewV7(); err != nil {
+			return nil, fmt.Errorf("new entry id: %w", err)
+		}
+	}
+	p.sql = fastTransferCreditLast
+	if lockRank[to] < lockRank[from] {
+		p.sql = fastTransferCreditFirst
+	}
+	p.args = pgx.NamedArgs{
+		"campaign": t.CampaignID, "from": string(from), "to": string(to), "chosen": p.chosen,
+		"credit_bucket": p.creditBucket, "amount": t.AmountFen, "transfer": p.id, "kind": string(t.Kind),
+		"ref": t.Ref, "at": at, "ids": ids,
+		"accounts": []string{string(from), string(to)},
+		"buckets":  []int16{p.chosen, p.creditBucket},
+		"amounts":  []int64{-t.AmountFen, t.AmountFen},
+	}
+	return p, nil
+}
+
+// fastTransfer is a whole transfer drawn on one bucket, as one statement.
+// Each step runs only once the step before it succeeded (a one-time filter on
+// the earlier step's result), so rows are locked in PostTransfer's order:
+// with the credited account ranking first its row is locked first (pin),
+// then the debited bucket (debit), then the credited one (credit).
+//
+// The debit is conditional rather than left to the CHECK constraint, because
+// a failed statement would abort the caller's transaction. When it does not
+// happen nothing is written, and the bucket's balance as of the statement's
+// snapshot tells why. Short in the snapshot: the UPDATE skipped the row
+// without locking it, and spill may lock the whole account in order. Enough
+// in the snapshot: a concurrent transfer took the value while this one
+// waited (see drawnConcurrently).
+const fastTransfer = `
+	debit AS (
+		UPDATE ledger_balances SET balance_fen = balance_fen - @amount
+		WHERE campaign_id = @campaign AND account = @from AND bucket = @chosen AND balance_fen >= @amount
+			AND EXISTS (SELECT FROM pin)
+		RETURNING 1
+	), credit AS (
+		UPDATE ledger_balances SET balance_fen = balance_fen + @amount
+		WHERE campaign_id = @campaign AND account = @to AND bucket = @credit_bucket AND EXISTS (SELECT FROM debit)
+		RETURNING 1
+	), entries AS (
+		INSERT INTO ledger_entries (id, transfer_id, campaign_id, account, bucket, amount_fen, kind, ref, created_at)
+		SELECT e.id, @transfer, @campaign, e.account, e.bucket, e.amount_fen, @kind, @ref, @at
+		FROM unnest(@ids::uuid[], @accounts::text[], @buckets::smallint[], @amounts::bigint[])
+			AS e(id, account, bucket, amount_fen)
+		WHERE EXISTS (SELECT FROM credit)
+		RETURNING 1
+	)
+	SELECT balance_fen, EXISTS (SELECT FROM pin), EXISTS (SELECT FROM debit), (SELECT count(*) FROM entries)
+	FROM ledger_balances WHERE campaign_id = @campaign AND account = @from AND bucket = @chosen`
+
+const (
+	fastTransferCreditFirst = `WITH pin AS (
+		SELECT FROM ledger_balances
+		WHERE campaign_id = @campaign AND account = @to AND bucket = @credit_bucket
+		FOR NO KEY UPDATE
+	),` + fastTransfer
+	// The credited row's existence is checked by the entries count.
+	fastTransferCreditLast = `WITH pin AS (SELECT),` + fastTransfer
+)
+
+func (p *PendingTransfer) scan(row pgx.Row) error {
+	err := row.Scan(&p.snapshot, &p.locked, &p.debited, &p.entries)
+	p.read = true
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // found stays false
+	}
+	if err != nil {
+		return fmt.Errorf("transfer %s of campaign %s from %s bucket %d: %w", p.t.Kind, p.t.CampaignID, p.from, p.chosen, err)
+	}
+	p.found = true
+	return nil
+}
+
+// Finish completes a transfer queued by QueueTransfer, in the transaction the
+// batch was sent in, and returns its id. Its errors are PostTransfer's.
+func (p *PendingTransfer) Finish(ctx context.Context, tx Querier) (uuid.UUID, error) {
+	if p.sql == "" {
+		parts, err := debitTreasury(ctx, tx, p.t)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		return credit(ctx, tx, p.t, parts, p.from, p.to, p.creditBucket, p.at)
+	}
+	switch {
+	case !p.read:
+		return uuid.Nil, fmt.Errorf("transfer %s of campaign %s: the batch it was queued on was not sent", p.t.Kind, p.t.CampaignID)
+	case !p.found || !p.locked:
+		return uuid.Nil, notInitialised(p.t.CampaignID)
+	case p.debited && p.entries != 2:
+		return uuid.Nil, notInitialised(p.t.CampaignID) // the credited row is missing
+	case p.debited:
+		return p.id, nil
+	case p.snapshot >= p.t.AmountFen:
+		return uuid.Nil, drawnConcurrently(p.t, p.from, p.chosen)
+	}
+	parts, err := spill(ctx, tx, p.t, p.from, p.chosen)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return credit(ctx, tx, p.t, parts, p.from, p.to, p.creditBucket, p.at)
+}
+
+// drawnConcurrently is the serialization failure of a transfer whose chosen
+// bucket had enough in its snapshot but not once its row was locked: another
+// transfer took the value while this one waited. The row stays locked (READ
+// COMMITTED locks a row it re-checked), so spilling now, which locks the
+// lower buckets, could deadlock: InTx retries instead, and the retry sees the
+// bucket short and spills.
+func drawnConcurrently(t ledger.Transfer, account ledger.Account, chosen int16) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(
+		"%s bucket %d of campaign %s was drawn on concurrently; retry the transaction", account, chosen, t.CampaignID)}
+}
+
+func debitTreasury(ctx context.Context, tx Querier, t ledger.Transfer) ([]debitPart, error) {
 	tag, err := tx.Exec(ctx, `
 		UPDATE ledger_balances SET balance_fen = balance_fen - $3
 		WHERE campaign_id = $1 AND account = $2 AND bucket = 0`, t.CampaignID, ledger.Treasury, t.AmountFen)
@@ -146,50 +295,12 @@ func debitTreasury(ctx context.Context, tx pgx.Tx, t ledger.Transfer) ([]debitPa
 	return []debitPart{{0, t.AmountFen}}, nil
 }
 
-// debit takes t's amount from account, from the chosen bucket when it can.
-// The debit is conditional rather than left to the CHECK constraint, because a
-// failed statement would abort the caller's transaction.
-//
-// The statement also returns the bucket's balance as of its snapshot, which
-// tells why a debit did not happen. Short in the snapshot: the UPDATE skipped
-// the row without locking it, and spill may lock the whole account in order.
-// Enough in the snapshot: a concurrent transfer took the value while we
-// waited, and READ COMMITTED has left the row locked by us even though we did
-// not update it; locking the lower buckets now could deadlock, so the
-// transaction fails as a serialization failure (SQLSTATE 40001) for InTx to
-// retry, and the retry sees the bucket short and spills.
-func debit(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
-	var snapshot int64
-	var debited bool
-	err := tx.QueryRow(ctx, `
-		WITH debit AS (
-			UPDATE ledger_balances SET balance_fen = balance_fen - $4
-			WHERE campaign_id = $1 AND account = $2 AND bucket = $3 AND balance_fen >= $4
-			RETURNING 1
-		)
-		SELECT balance_fen, EXISTS (SELECT FROM debit) FROM ledger_balances
-		WHERE campaign_id = $1 AND account = $2 AND bucket = $3`,
-		t.CampaignID, account, chosen, t.AmountFen).Scan(&snapshot, &debited)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, notInitialised(t.CampaignID)
-	case err != nil:
-		return nil, fmt.Errorf("debit %s bucket %d of campaign %s: %w", account, chosen, t.CampaignID, err)
-	case debited:
-		return []debitPart{{chosen, t.AmountFen}}, nil
-	case snapshot >= t.AmountFen:
-		return nil, &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(
-			"%s bucket %d of campaign %s was drawn on concurrently; retry the transaction", account, chosen, t.CampaignID)}
-	}
-	return spill(ctx, tx, t, account, chosen)
-}
-
 // spill draws t's amount from several buckets of account, trying them in the
 // order chosen, chosen+1, …, Buckets-1, 0, …, chosen-1. It locks all of the
 // account's buckets, ascending: it runs only when the chosen bucket is short,
 // which is when the account is running low and transfers must queue to
 // divide what is left exactly.
-func spill(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
+func spill(ctx context.Context, tx Querier, t ledger.Transfer, account ledger.Account, chosen int16) ([]debitPart, error) {
 	balances := make([]int64, Buckets)
 	read := func(sql string) (int64, error) {
 		rows, err := tx.Query(ctx, sql, t.CampaignID, account, Buckets)
@@ -253,7 +364,7 @@ func spill(ctx context.Context, tx pgx.Tx, t ledger.Transfer, account ledger.Acc
 
 // credit books the credit and all of the transfer's entries in one statement,
 // so a transfer is never half written.
-func credit(ctx context.Context, tx pgx.Tx, t ledger.Transfer, parts []debitPart,
+func credit(ctx context.Context, tx Querier, t ledger.Transfer, parts []debitPart,
 	from, to ledger.Account, creditBucket int16, at time.Time) (uuid.UUID, error) {
 	transferID, err := uuid.NewV7()
 	if err != nil {

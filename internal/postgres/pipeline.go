@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+)
+
+// Batcher runs statements in a transaction one at a time (Querier) or
+// several in one round trip (SendBatch). A pgx.Tx is one.
+type Batcher interface {
+	Querier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// InPipelinedTx is InTx for a transaction written as batches: its BEGIN
+// travels with the first batch instead of taking a round trip of its own.
+// Retries, their bound and the commit are InTx's.
+func InPipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = pipelinedTx(ctx, pool, fn)
+		if err == nil || !Retryable(err) {
+			return err
+		}
+		backoff := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+rand.IntN(5))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+	return apperr.Wrap(err, apperr.CodeUnavailable, "the database is busy; retry the request")
+}
+
+func pipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection released inside a transaction (a failed rollback, a
+	// panic in fn) is closed by the pool, which ends the transaction.
+	defer conn.Release()
+	tx := &lazyTx{conn: conn}
+	if err := fn(tx); err != nil {
+		if tx.begun {
+			_, _ = conn.Exec(ctx, "rollback")
+		}
+		return err
+	}
+	if !tx.begun {
+		return nil
+	}
+	tag, err := conn.Exec(ctx, "commit")
+	if err != nil {
+		return err
+	}
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// Refusal holds the first refusal (an error of the request, not of the
+// database) met while a batch's results are read. Queue functions report
+// refusals here rather than as the batch's error: pgx drops every statement
+// of a batch that failed from its statement cache, and a refused request is
+// no reason to prepare them all again.
+type Refusal struct{ err error }
+
+func (r *Refusal) set(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// Err is the first refusal, or nil.
+func (r *Refusal) Err() error { return r.err }
+
+// lazyTx begins its transaction with the first thing it sends.
+type lazyTx struct {
+	conn  *pgxpool.Conn
+	begun bool
+}
+
+func (t *lazyTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if !t.begun {
+		t.begun = true
+		withBegin := &pgx.Batch{}
+		withBegin.Queue("begin")
+		withBegin.QueuedQueries = append(withBegin.QueuedQueries, b.QueuedQueries...)
+		b = withBegin
+	}
+	return t.conn.SendBatch(ctx, b)
+}
+
+func (t *lazyTx) begin(ctx context.Context) error {
+	if t.begun {
+		return nil
+	}
+	t.begun = true
+	_, err := t.conn.Exec(ctx, "begin")
+	return err
+}
+
+func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := t.begin(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return t.conn.Exec(ctx, sql, args...)
+}
+
+func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	return t.conn.Query(ctx, sql, args...)
+}
+
+func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := t.begin(ctx); err != nil {
+		return errRow{err}
+	}
+	return t.conn.QueryRow(ctx, sql, args...)
+}
+
+// errRow is a row that failed before it was asked for.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
