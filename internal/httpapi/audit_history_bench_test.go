@@ -314,4 +314,3 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 	c.lines += int64(bytes.Count(p, []byte{'\n'}))
 	return len(p), nil
 }
-

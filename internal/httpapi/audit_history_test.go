@@ -35,9 +35,9 @@ func init() {
 // seeded is a redemption the test made, with what the filters look at.
 type seeded struct {
 	id, campaign, platform, merchant, region, channel, status, category string
-	holder                                                    int
-	at                                                        time.Time
-	discount, paid                                            int64
+	holder                                                              int
+	at                                                                  time.Time
+	discount, paid                                                      int64
 }
 
 type auditEnv struct {

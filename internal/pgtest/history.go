@@ -252,7 +252,7 @@ func (s *historyRows) Next() bool {
 }
 
 func (s *historyRows) Values() ([]any, error) { return s.row, nil }
-func (s *historyRows) Err() error              { return nil }
+func (s *historyRows) Err() error             { return nil }
 
 func (s *historyRows) generate(i int) []any {
 	h, rng := s.h, s.rng
