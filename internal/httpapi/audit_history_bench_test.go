@@ -60,6 +60,10 @@ func BenchmarkAuditHistory10M(b *testing.B) {
 		{"region+category", url.Values{"merchant_region": {"3201"}, "category": {"phone"}}, -1},
 		{"holder", url.Values{}, 4242},
 		{"channel+status", url.Values{"payment_channel": {"ecny"}, "status": {"refunded"}}, -1},
+		// Broad selections, whose totals add up millions of rows.
+		{"region", url.Values{"merchant_region": {"3201"}}, -1},
+		{"month", url.Values{"from": {day(15)}, "to": {day(45)}}, -1},
+		{"channel", url.Values{"payment_channel": {"alipay"}}, -1},
 	}
 	for _, s := range shapes {
 		holderID := ""

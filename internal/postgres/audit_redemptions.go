@@ -117,6 +117,14 @@ func (f AuditRedemptionFilter) where(args *[]any) []string {
 	return w
 }
 
+// customPlan makes a query be planned for its own arguments every time. A
+// filter's selectivity swings with its values (one campaign holds 20% of the
+// redemptions, another 0.1%; a region prefix may match a district or a
+// province): a generic plan, which a cached prepared statement settles on
+// after five runs, chose a per-merchant nested loop that took 17 s at 10
+// million rows where the planned-for-its-values query took 2.5 s.
+func customPlan(args []any) []any { return append([]any{pgx.QueryExecModeCacheDescribe}, args...) }
+
 func auditWhere(conds []string) string {
 	if len(conds) == 0 {
 		return ""
@@ -141,7 +149,7 @@ func ListAuditRedemptions(ctx context.Context, q Querier, f AuditRedemptionFilte
 	args = append(args, limit+1)
 	sql := `SELECT ` + auditRedemptionColumns + auditRedemptionFrom + auditWhere(conds) +
 		fmt.Sprintf(" ORDER BY r.created_at, r.id LIMIT $%d", len(args))
-	rows, err := q.Query(ctx, sql, args...)
+	rows, err := q.Query(ctx, sql, customPlan(args)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -169,7 +177,7 @@ func SumAuditRedemptions(ctx context.Context, q Querier, f AuditRedemptionFilter
 	}
 	var t AuditRedemptionTotals
 	err := q.QueryRow(ctx, `SELECT count(*), coalesce(sum(r.discount_fen), 0), coalesce(sum(r.paid_fen), 0)`+
-		from+auditWhere(conds), args...).Scan(&t.Count, &t.DiscountFen, &t.PaidFen)
+		from+auditWhere(conds), customPlan(args)...).Scan(&t.Count, &t.DiscountFen, &t.PaidFen)
 	return t, err
 }
 
@@ -179,7 +187,7 @@ func EachAuditRedemption(ctx context.Context, q Querier, f AuditRedemptionFilter
 	var args []any
 	conds := f.where(&args)
 	rows, err := q.Query(ctx, `SELECT `+auditRedemptionColumns+auditRedemptionFrom+auditWhere(conds)+
-		` ORDER BY r.created_at, r.id`, args...)
+		` ORDER BY r.created_at, r.id`, customPlan(args)...)
 	if err != nil {
 		return err
 	}
