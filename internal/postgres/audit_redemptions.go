@@ -181,25 +181,58 @@ func SumAuditRedemptions(ctx context.Context, q Querier, f AuditRedemptionFilter
 	return t, err
 }
 
-// EachAuditRedemption calls fn with every row of f, oldest first, as the rows
-// arrive from the server, so an export of any size runs in constant memory.
-func EachAuditRedemption(ctx context.Context, q Querier, f AuditRedemptionFilter, fn func(AuditRedemption) error) error {
+// exportFetchRows is how many rows an export fetches from its cursor at once.
+const exportFetchRows = 1000
+
+// EachAuditRedemption calls fn with every row of f, oldest first, fetched a
+// batch at a time from a server-side cursor in one read-only transaction, so
+// an export of any size is one snapshot and runs in constant memory.
+//
+// A cursor is planned for its first rows: in created_at order straight from
+// an index, the first row out at once. Planned as a plain query, a broad
+// export (1.4 million rows of 10 million) was a full scan and a sort that
+// spilled 330 MB to disk before the first row, 9 s later. JIT compilation,
+// which took 1–3.5 s of such an export, is off: the rows are simple.
+func EachAuditRedemption(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, f AuditRedemptionFilter, fn func(AuditRedemption) error) error {
 	var args []any
 	conds := f.where(&args)
-	rows, err := q.Query(ctx, `SELECT `+auditRedemptionColumns+auditRedemptionFrom+auditWhere(conds)+
-		` ORDER BY r.created_at, r.id`, customPlan(args)...)
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanAuditRedemption(rows)
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SET TRANSACTION READ ONLY; SET LOCAL jit = off`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DECLARE audit_export NO SCROLL CURSOR FOR SELECT `+auditRedemptionColumns+
+		auditRedemptionFrom+auditWhere(conds)+` ORDER BY r.created_at, r.id`, customPlan(args)...); err != nil {
+		return err
+	}
+	fetch := fmt.Sprintf("FETCH %d FROM audit_export", exportFetchRows)
+	for {
+		rows, err := tx.Query(ctx, fetch)
 		if err != nil {
 			return err
 		}
-		if err := fn(r); err != nil {
+		n := 0
+		for rows.Next() {
+			n++
+			r, err := scanAuditRedemption(rows)
+			if err == nil {
+				err = fn(r)
+			}
+			if err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
 			return err
 		}
+		if n < exportFetchRows {
+			return nil
+		}
 	}
-	return rows.Err()
 }
