@@ -166,8 +166,10 @@ func ListAuditRedemptions(ctx context.Context, q Querier, f AuditRedemptionFilte
 	return out, next, nil
 }
 
-// SumAuditRedemptions totals the whole of f. It reads every matching row:
-// accepted for now, as the indexes keep the filtered scan narrow.
+// SumAuditRedemptions totals the whole of f. It reads every matching entry,
+// from an index carrying the amounts where the filter has one (migration
+// 00013), so the cost grows with the rows matched: a filter matching
+// millions takes seconds (BENCHMARKS.md).
 func SumAuditRedemptions(ctx context.Context, q Querier, f AuditRedemptionFilter) (AuditRedemptionTotals, error) {
 	var args []any
 	conds := f.where(&args)
