@@ -68,10 +68,13 @@ var HistoryStatuses = []struct {
 	Percent int
 }{{"confirmed", 85}, {"refunded", 5}, {"cancelled", 5}, {"expired", 4}, {"reserved", 1}}
 
-// HistoryPlatform, HistoryMerchant and HistoryCampaign name the i-th
-// platform, merchant and campaign of a generated history.
+// HistoryPlatform is the id of the i-th platform of a generated history.
 func HistoryPlatform(i int) string { return fmt.Sprintf("plat%02d", i) }
+
+// HistoryMerchant is the id of the i-th merchant of a generated history.
 func HistoryMerchant(i int) string { return fmt.Sprintf("m%06d", i) }
+
+// HistoryCampaign is the id of the i-th campaign of a generated history.
 func HistoryCampaign(i int) uuid.UUID {
 	var u uuid.UUID
 	binary.BigEndian.PutUint64(u[8:], uint64(i)+1)
