@@ -6,16 +6,19 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,10 +34,10 @@ func init() {
 
 // seeded is a redemption the test made, with what the filters look at.
 type seeded struct {
-	id, campaign, platform, merchant, region, channel, status string
-	holder                                                    int
-	at                                                        time.Time
-	discount, paid                                            int64
+	id, campaign, platform, merchant, region, channel, status, category string
+	holder                                                              int
+	at                                                                  time.Time
+	discount, paid                                                      int64
 }
 
 type auditEnv struct {
@@ -114,19 +117,31 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	other.at = auditBase.Add(time.Duration(len(plan)+1) * time.Minute)
 	e.copyRedemption(t, first.id, other.id, "tmall", "cancelled", other.at)
 	e.rows = append(e.rows, other)
+
+	// Trade-in redemptions carry their category; these campaigns sell none,
+	// so two rows are given one as a trade-in checkout would.
+	for _, i := range []int{1, 4} {
+		_, err := e.db.Pool.Exec(ctx, `UPDATE redemptions SET category = 'phone' WHERE id = $1`, e.rows[i].id)
+		require.NoError(t, err)
+		e.rows[i].category = "phone"
+	}
 	return e
 }
 
 // copyRedemption inserts a cancelled copy of a redemption straight into the
 // table, as another platform or a concurrent writer would.
 func (e *auditEnv) copyRedemption(t *testing.T, from, id, platform, status string, at time.Time) {
+	require.NoError(t, e.insertCopy(from, id, platform, status, at))
+}
+
+func (e *auditEnv) insertCopy(from, id, platform, status string, at time.Time) error {
 	_, err := e.db.Pool.Exec(context.Background(), `INSERT INTO redemptions (id, platform_id, order_no, voucher_id,
 		voucher_code, campaign_id, kind, holder_hash, merchant_id, amount_fen, discount_fen, payment_channel, status,
 		hold_expires_at, created_at, updated_at)
 		SELECT $2::uuid, $3, $2::text, voucher_id, voucher_code, campaign_id, kind, holder_hash, merchant_id, amount_fen,
 			discount_fen, payment_channel, $4, hold_expires_at, $5, $5
 		FROM redemptions WHERE id = $1`, from, id, platform, status, at)
-	require.NoError(t, err)
+	return err
 }
 
 // get is an auditor's GET, with the holder's ID number in its header if set.
@@ -168,6 +183,22 @@ func (e *auditEnv) pages(t *testing.T, q url.Values, holderID string) ([]api.Aud
 	}
 }
 
+// pageTotals is the shape of a page's totals.
+type pageTotals struct{ Count, DiscountFen, PaidFen int64 }
+
+// sumItems totals listed rows as the history's totals do.
+func sumItems(items []api.AuditRedemption) pageTotals {
+	var t pageTotals
+	for _, it := range items {
+		t.Count++
+		t.DiscountFen += it.DiscountFen
+		if it.PaidFen != nil {
+			t.PaidFen += *it.PaidFen
+		}
+	}
+	return t
+}
+
 func ids(items []api.AuditRedemption) []string {
 	out := make([]string, len(items))
 	for i, it := range items {
@@ -193,6 +224,10 @@ func TestAuditRedemptionFilters(t *testing.T) {
 		{"region 6 digits", url.Values{"merchant_region": {"310115"}}, 0, func(s seeded) bool { return s.region == "310115" }},
 		{"region 4 digits", url.Values{"merchant_region": {"3101"}}, 0, func(s seeded) bool { return strings.HasPrefix(s.region, "3101") }},
 		{"region 2 digits, none", url.Values{"merchant_region": {"32"}}, 0, func(seeded) bool { return false }},
+		{"category", url.Values{"category": {"phone"}}, 0, func(s seeded) bool { return s.category == "phone" }},
+		{"region and category", url.Values{"merchant_region": {"310115"}, "category": {"phone"}}, 0, func(s seeded) bool {
+			return s.region == "310115" && s.category == "phone"
+		}},
 		{"channel", url.Values{"payment_channel": {"alipay"}}, 0, func(s seeded) bool { return s.channel == "alipay" }},
 		{"status", url.Values{"status": {"reserved"}}, 0, func(s seeded) bool { return s.status == "reserved" }},
 		{"holder", url.Values{}, 1, func(s seeded) bool { return s.holder == 1 }},
@@ -223,6 +258,7 @@ func TestAuditRedemptionFilters(t *testing.T) {
 			assert.Equal(t, count, page.Totals.Count)
 			assert.Equal(t, discount, page.Totals.DiscountFen)
 			assert.Equal(t, paid, page.Totals.PaidFen, "unpaid rows count as 0")
+			assert.Equal(t, sumItems(items), pageTotals(page.Totals), "the totals are the sum of the rows listed")
 		})
 	}
 
@@ -319,6 +355,82 @@ func TestAuditRedemptionPagingUnderWrites(t *testing.T) {
 		assert.True(t, seen[id], "row %s present at the start was skipped", id)
 	}
 	assert.Greater(t, len(got), len(before), "rows added after the cursor show up on later pages")
+}
+
+// An auditor pages while another connection keeps inserting redemptions at
+// random times among the rows already there, before and after every cursor:
+// each row present at the start comes back exactly once, and the pages
+// follow one stable (created_at, id) order.
+func TestAuditRedemptionPagingConcurrentInserts(t *testing.T) {
+	e := newAuditEnv(t)
+	ctx := context.Background()
+	src := e.rows[0].id
+	for i := range 200 {
+		e.copyRedemption(t, src, uuid.Must(uuid.NewV7()).String(), "jd", "cancelled", auditBase.Add(time.Duration(i)*3*time.Second))
+	}
+	rows, err := e.db.Pool.Query(ctx, "SELECT id::text FROM redemptions")
+	require.NoError(t, err)
+	before, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+
+	var inserted atomic.Int64
+	stop, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			// Up to 20 minutes after the start, the existing rows spanning 10.
+			at := auditBase.Add(time.Duration(rng.IntN(20*60_000)) * time.Millisecond)
+			if err := e.insertCopy(src, uuid.Must(uuid.NewV7()).String(), "jd", "cancelled", at); err != nil {
+				done <- err
+				return
+			}
+			inserted.Add(1)
+		}
+	}()
+
+	q := url.Values{"limit": {"7"}}
+	var got []api.AuditRedemption
+	for n := 0; ; n++ {
+		res := e.get(t, "/v1/audit/redemptions", q, "")
+		require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+		page := decode[api.AuditRedemptionPage](t, res.Body)
+		got = append(got, page.Items...)
+		if page.NextCursor == nil {
+			break
+		}
+		require.Less(t, n, 1000, "pagination does not end")
+		q.Set("cursor", *page.NextCursor)
+		// Let a few inserts land between every two pages.
+		for w, deadline := inserted.Load()+3, time.Now().Add(10*time.Second); inserted.Load() < w; {
+			require.True(t, time.Now().Before(deadline), "the writer stalled")
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(stop)
+	require.NoError(t, <-done)
+	t.Logf("%d pages, %d rows returned, %d present at the start, %d inserted while paging", len(got)/7+1, len(got), len(before), inserted.Load())
+
+	seen := map[string]bool{}
+	for i, it := range got {
+		id := it.Id.String()
+		require.False(t, seen[id], "row %s returned twice", id)
+		seen[id] = true
+		if i > 0 {
+			prev := got[i-1]
+			require.True(t, prev.CreatedAt.Before(it.CreatedAt) || prev.CreatedAt.Equal(it.CreatedAt) && prev.Id.String() < id,
+				"rows %d and %d are out of (created_at, id) order", i-1, i)
+		}
+	}
+	for _, id := range before {
+		require.True(t, seen[id], "row %s present at the start was skipped", id)
+	}
+	assert.Greater(t, len(got), len(before), "rows inserted after the cursor show up on later pages")
 }
 
 func TestAuditRedemptionExport(t *testing.T) {
