@@ -42,7 +42,7 @@ type RedemptionQuery struct {
 type RedemptionPage struct {
 	Items      []Redemption
 	NextCursor string
-	Totals     RedemptionTotals
+	Totals     *RedemptionTotals // nil unless asked for
 }
 
 func (s *Service) filter(q RedemptionQuery) (postgres.AuditRedemptionFilter, error) {
@@ -70,9 +70,11 @@ func (s *Service) filter(q RedemptionQuery) (postgres.AuditRedemptionFilter, err
 	return f, nil
 }
 
-// Redemptions returns a page of the history after cursor and the totals of
-// the whole query, both read from one snapshot so they agree.
-func (s *Service) Redemptions(ctx context.Context, q RedemptionQuery, cursor string, limit int) (RedemptionPage, error) {
+// Redemptions returns a page of the history after cursor and, when
+// withTotals, the totals of the whole query, both read from one snapshot so
+// they agree. The totals read every matching row (an index-only scan at
+// best), which is why callers ask for them once rather than on every page.
+func (s *Service) Redemptions(ctx context.Context, q RedemptionQuery, cursor string, limit int, withTotals bool) (RedemptionPage, error) {
 	f, err := s.filter(q)
 	if err != nil {
 		return RedemptionPage{}, err
@@ -89,7 +91,11 @@ func (s *Service) Redemptions(ctx context.Context, q RedemptionQuery, cursor str
 		if page.Items, page.NextCursor, err = postgres.ListAuditRedemptions(ctx, tx, f, cursor, limit); err != nil {
 			return err
 		}
-		page.Totals, err = postgres.SumAuditRedemptions(ctx, tx, f)
+		if !withTotals {
+			return nil
+		}
+		totals, err := postgres.SumAuditRedemptions(ctx, tx, f)
+		page.Totals = &totals
 		return err
 	})
 	return page, err

@@ -28,7 +28,11 @@ func (h *handlers) ListAuditRedemptions(ctx context.Context, r api.ListAuditRede
 	if p.Cursor != nil {
 		cursor = *p.Cursor
 	}
-	page, err := h.s.cfg.Audit.Redemptions(ctx, q, cursor, limit)
+	withTotals := cursor == "" // by default on the first page only
+	if p.Totals != nil {
+		withTotals = *p.Totals
+	}
+	page, err := h.s.cfg.Audit.Redemptions(ctx, q, cursor, limit, withTotals)
 	if err != nil {
 		return nil, err
 	}
@@ -39,9 +43,13 @@ func (h *handlers) ListAuditRedemptions(ctx context.Context, r api.ListAuditRede
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor
 	}
-	out.Totals.Count = page.Totals.Count
-	out.Totals.DiscountFen = page.Totals.DiscountFen
-	out.Totals.PaidFen = page.Totals.PaidFen
+	if t := page.Totals; t != nil {
+		out.Totals = &struct {
+			Count       int64 `json:"count"`
+			DiscountFen int64 `json:"discount_fen"`
+			PaidFen     int64 `json:"paid_fen"`
+		}{t.Count, t.DiscountFen, t.PaidFen}
+	}
 	return out, nil
 }
 

@@ -883,11 +883,11 @@ type AuditRedemption struct {
 type AuditRedemptionPage struct {
 	Items      []AuditRedemption `json:"items"`
 	NextCursor *string           `json:"next_cursor,omitempty"`
-	Totals     struct {
+	Totals     *struct {
 		Count       int64 `json:"count"`
 		DiscountFen int64 `json:"discount_fen"`
 		PaidFen     int64 `json:"paid_fen"`
-	} `json:"totals"`
+	} `json:"totals,omitempty"`
 }
 
 // Budget defines model for Budget.
@@ -1878,6 +1878,9 @@ type ListAuditRedemptionsParams struct {
 	// Cursor Opaque cursor from the previous page's next_cursor.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
+	// Totals Whether to sum the whole filter (count, discount, paid). Defaults to true on the first page (no cursor) and false on the pages after it: the sum reads every matching row, so a client pages with the totals it got first.
+	Totals *bool `form:"totals,omitempty" json:"totals,omitempty"`
+
 	// HolderIdNumber A holder's resident ID number, hashed server-side; never put it in the URL.
 	HolderIdNumber *string `json:"Holder-Id-Number,omitempty"`
 }
@@ -2484,6 +2487,14 @@ func (siw *ServerInterfaceWrapper) ListAuditRedemptions(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "totals" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "totals", c.Request.URL.Query(), &params.Totals, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter totals: %w", err), http.StatusBadRequest)
 		return
 	}
 
