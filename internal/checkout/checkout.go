@@ -225,7 +225,7 @@ func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in Con
 func (s *Service) Cancel(ctx context.Context, req Request, id uuid.UUID, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
 	var resp idempotency.Response
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+		if err := postgres.ReserveIdempotencyKey(ctx, tx, req.Idem); err != nil {
 			return err
 		}
 		r, err := postgres.LockRedemption(ctx, tx, req.PlatformID, id)
@@ -392,19 +392,6 @@ func view(r postgres.Redemption) map[string]any {
 		"discount_fen": r.DiscountFen, "payment_channel": r.Channel, "channel_txn_id": r.ChannelTxnID, "paid_fen": r.PaidFen,
 		"status": r.Status, "serial_number": r.SerialNumber, "refunded_fen": r.RefundedFen, "clawed_back_fen": r.ClawedBackFen,
 	}
-}
-
-// reserveKey claims the request's idempotency key in the transaction; a key
-// taken by a concurrent twin means this request must not take effect.
-func reserveKey(ctx context.Context, tx pgx.Tx, k idempotency.Key) error {
-	fresh, err := postgres.ReserveIdempotencyKeys(ctx, tx, []idempotency.Key{k})
-	if err != nil {
-		return err
-	}
-	if !fresh[0] {
-		return idempotency.ErrDuplicate
-	}
-	return nil
 }
 
 // complete renders the answer and stores it under the key, in the transaction.

@@ -30,7 +30,7 @@ type RefundResult struct {
 func (s *Service) Refund(ctx context.Context, req Request, id uuid.UUID, refundNo string, amount int64, render idempotency.Renderer[RefundResult]) (idempotency.Response, error) {
 	var resp idempotency.Response
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := reserveKey(ctx, tx, req.Idem); err != nil {
+		if err := postgres.ReserveIdempotencyKey(ctx, tx, req.Idem); err != nil {
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)

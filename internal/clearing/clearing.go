@@ -184,7 +184,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID, platformID string) (set
 func (s *Service) Pay(ctx context.Context, a Actor, key idempotency.Key, id uuid.UUID, reference string, render idempotency.Renderer[settlement.Statement]) (idempotency.Response, error) {
 	var resp idempotency.Response
 	err := postgres.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := reserveKey(ctx, tx, key); err != nil {
+		if err := postgres.ReserveIdempotencyKey(ctx, tx, key); err != nil {
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
@@ -244,19 +244,6 @@ func (s *Service) Pay(ctx context.Context, a Actor, key idempotency.Key, id uuid
 		return postgres.CompleteIdempotencyKeys(ctx, tx, []idempotency.Key{key}, []idempotency.Response{resp})
 	})
 	return resp, err
-}
-
-// reserveKey claims the request's idempotency key in the transaction; a key
-// taken by a concurrent twin means this request must not take effect.
-func reserveKey(ctx context.Context, tx pgx.Tx, k idempotency.Key) error {
-	fresh, err := postgres.ReserveIdempotencyKeys(ctx, tx, []idempotency.Key{k})
-	if err != nil {
-		return err
-	}
-	if !fresh[0] {
-		return idempotency.ErrDuplicate
-	}
-	return nil
 }
 
 func (s *Service) audit(ctx context.Context, tx pgx.Tx, a Actor, action string, st settlement.Statement, before *settlement.Statement) error {

@@ -49,6 +49,20 @@ func ReserveIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.K
 	return fresh, nil
 }
 
+// ReserveIdempotencyKey claims one request's key in the caller's
+// transaction; a key taken by a concurrent twin means this request must not
+// take effect (idempotency.ErrDuplicate).
+func ReserveIdempotencyKey(ctx context.Context, q Querier, k idempotency.Key) error {
+	fresh, err := ReserveIdempotencyKeys(ctx, q, []idempotency.Key{k})
+	if err != nil {
+		return err
+	}
+	if !fresh[0] {
+		return idempotency.ErrDuplicate
+	}
+	return nil
+}
+
 // CompleteIdempotencyKeys stores the answers of reserved keys.
 func CompleteIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.Key, answers []idempotency.Response) error {
 	if len(keys) == 0 {

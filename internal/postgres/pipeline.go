@@ -2,14 +2,10 @@ package postgres
 
 import (
 	"context"
-	"math/rand/v2"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/tongquan/tongquan/internal/apperr"
 )
 
 // Batcher runs statements in a transaction one at a time (Querier) or
@@ -23,20 +19,7 @@ type Batcher interface {
 // travels with the first batch instead of taking a round trip of its own.
 // Retries, their bound and the commit are InTx's.
 func InPipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error) error {
-	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = pipelinedTx(ctx, pool, fn)
-		if err == nil || !Retryable(err) {
-			return err
-		}
-		backoff := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+rand.IntN(5))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-	}
-	return apperr.Wrap(err, apperr.CodeUnavailable, "the database is busy; retry the request")
+	return retry(ctx, func() error { return pipelinedTx(ctx, pool, fn) })
 }
 
 func pipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error) error {

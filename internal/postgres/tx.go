@@ -30,13 +30,19 @@ const maxAttempts = 5
 // failures and deadlocks are retried with jittered backoff a bounded number of
 // times, so fn must have no effects outside the transaction.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return retry(ctx, func() error { return pgx.BeginFunc(ctx, pool, fn) })
+}
+
+// retry runs one attempt of a transaction until it succeeds, fails for a
+// reason other than a lost race, or has lost maxAttempts races.
+func retry(ctx context.Context, attempt func() error) error {
 	var err error
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, pool, fn)
+	for n := 1; n <= maxAttempts; n++ {
+		err = attempt()
 		if err == nil || !Retryable(err) {
 			return err
 		}
-		backoff := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+rand.IntN(5))
+		backoff := time.Duration(n*n) * time.Millisecond * time.Duration(1+rand.IntN(5))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
