@@ -131,6 +131,22 @@ func (r reply) outcome() string {
 
 var errUnresolved = errors.New("no answer within the call limit")
 
+// unresolvedError is a call given up after its retries; stuck says the last
+// answer was 409 CONFLICT, i.e. its key was still "in progress" all along
+// (a server fault), rather than the server being overloaded or unreachable.
+type unresolvedError struct {
+	method, path string
+	attempts     int
+	last         string
+	stuck        bool
+}
+
+func (e *unresolvedError) Error() string {
+	return fmt.Sprintf("%s %s: %v (%d attempts; last: %s)", e.method, e.path, errUnresolved, e.attempts, e.last)
+}
+
+func (e *unresolvedError) Unwrap() error { return errUnresolved }
+
 type request struct {
 	method, path string
 	token        tokenSource
@@ -156,12 +172,13 @@ func jsonRequest(method, path string, token tokenSource, key string, body any) r
 func (c *client) do(ctx context.Context, r request) (reply, error) {
 	deadline := time.Now().Add(c.limit)
 	var last string
+	stuck := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			c.retries.Add(1)
 			if time.Now().After(deadline) {
 				c.unresolved.Add(1)
-				return reply{}, fmt.Errorf("%s %s: %w (%d attempts; last: %s)", r.method, r.path, errUnresolved, attempt, last)
+				return reply{}, &unresolvedError{method: r.method, path: r.path, attempts: attempt, last: last, stuck: stuck}
 			}
 			select {
 			case <-ctx.Done():
@@ -191,6 +208,7 @@ func (c *client) do(ctx context.Context, r request) (reply, error) {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		resp, err := c.http.Do(req)
+		stuck = false
 		if err != nil {
 			last = err.Error()
 			continue
@@ -214,7 +232,7 @@ func (c *client) do(ctx context.Context, r request) (reply, error) {
 		}
 		if r.key != "" && out.status == http.StatusConflict && out.code == "CONFLICT" {
 			// The same key is still in progress elsewhere: retry shortly, as told.
-			last = fmt.Sprintf("%d %s", resp.StatusCode, truncate(body, 200))
+			last, stuck = fmt.Sprintf("%d %s", resp.StatusCode, truncate(body, 200)), true
 			continue
 		}
 		return out, nil
