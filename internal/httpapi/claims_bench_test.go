@@ -2,7 +2,8 @@ package httpapi
 
 import (
 	"fmt"
-	"io"
+	"os"
+	"path/filepath"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -33,9 +34,13 @@ func BenchmarkSoldOutClaims(b *testing.B) {
 	require.Equal(b, http.StatusConflict, r.Status, "%s", r.Body)
 	require.Equal(b, "ROUND_SOLD_OUT", r.errorCode(b))
 
-	// The server under test logs as voucherd does (JSON lines), to nowhere.
+	// The server under test logs as voucherd does: a JSON line per request
+	// written to a file, as when voucherd's stderr is redirected.
+	logFile, err := os.Create(filepath.Join(b.TempDir(), "voucherd.log"))
+	require.NoError(b, err)
+	b.Cleanup(func() { logFile.Close() })
 	cfg := e.srv.cfg
-	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	cfg.Logger = slog.New(slog.NewJSONHandler(logFile, nil))
 	srv, err := New(cfg)
 	require.NoError(b, err)
 
@@ -55,7 +60,11 @@ func BenchmarkSoldOutClaims(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			n := seq.Add(1)
-			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(claimBody(int(n%998)+2, "200-50")))
+			req, err := http.NewRequest(http.MethodPost, path, strings.NewReader(claimBody(int(n%998)+2, "200-50")))
+			if err != nil {
+				b.Error(err)
+				return
+			}
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+tokens[n%int64(len(tokens))])
 			req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", n))
