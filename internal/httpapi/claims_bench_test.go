@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
