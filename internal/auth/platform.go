@@ -91,6 +91,12 @@ func (v *PlatformVerifier) Verify(ctx context.Context, token string) (Principal,
 	if p, ok := v.cached(ctx, token); ok {
 		return p, nil
 	}
+	return v.verify(ctx, token)
+}
+
+// verify checks a token in full (signature, claims, key) and remembers it
+// once accepted.
+func (v *PlatformVerifier) verify(ctx context.Context, token string) (Principal, error) {
 	var c claims
 	var key PlatformKey
 	var kid string
