@@ -34,10 +34,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorizationHeader st
 	if err != nil {
 		return Principal{}, err
 	}
+	// A platform token accepted moments ago is known without reading it;
+	// the platform verifier then need not look it up again.
+	if a.platform != nil {
+		if p, ok := a.platform.cached(ctx, token); ok {
+			return p, nil
+		}
+	}
 	if a.platform == nil || (a.people != nil && unverifiedIssuer(token) == a.people.want.issuer) {
 		return a.people.Verify(token)
 	}
-	return a.platform.Verify(ctx, token)
+	return a.platform.verify(ctx, token)
 }
 
 func bearerToken(header string) (string, error) {

@@ -45,8 +45,9 @@ func (s StaticPlatformKeys) PlatformKey(_ context.Context, platformID, keyID str
 
 // PlatformVerifier checks the per-request tokens of e-commerce platforms.
 type PlatformVerifier struct {
-	store PlatformKeyStore
-	want  expectation
+	store    PlatformKeyStore
+	want     expectation
+	verified *verifiedTokens
 }
 
 // NewPlatformVerifier verifies tokens whose aud contains audience against the
@@ -73,6 +74,7 @@ func NewPlatformVerifier(audience string, store PlatformKeyStore, leeway time.Du
 			leeway:   leeway,
 			now:      time.Now,
 		},
+		verified: newVerifiedTokens(),
 	}, nil
 }
 
@@ -80,15 +82,27 @@ func NewPlatformVerifier(audience string, store PlatformKeyStore, leeway time.Du
 func (v *PlatformVerifier) WithClock(now func() time.Time) *PlatformVerifier {
 	c := *v
 	c.want.now = now
+	c.verified = newVerifiedTokens()
 	return &c
 }
 
 // Verify checks a platform's token and returns the platform it names.
 func (v *PlatformVerifier) Verify(ctx context.Context, token string) (Principal, error) {
+	if p, ok := v.cached(ctx, token); ok {
+		return p, nil
+	}
+	return v.verify(ctx, token)
+}
+
+// verify checks a token in full (signature, claims, key) and remembers it
+// once accepted.
+func (v *PlatformVerifier) verify(ctx context.Context, token string) (Principal, error) {
 	var c claims
 	var key PlatformKey
+	var kid string
 	keyfunc := func(t *jwt.Token) (any, error) {
 		var err error
+		kid, _ = t.Header["kid"].(string)
 		key, err = v.key(ctx, t, c.Issuer)
 		return key.PublicKey, err
 	}
@@ -107,13 +121,26 @@ func (v *PlatformVerifier) Verify(ctx context.Context, token string) (Principal,
 		return Principal{}, apperr.New(apperr.CodePlatformSuspended,
 			"platform %q is suspended; contact the program administrators", c.Issuer)
 	}
-	return Principal{
+	p := Principal{
 		Kind:       KindPlatform,
 		Subject:    c.Issuer,
 		Roles:      []Role{RolePlatform},
 		PlatformID: c.Issuer,
 		TokenID:    c.ID,
-	}, nil
+	}
+	now := v.want.now()
+	until := c.ExpiresAt.Add(v.want.leeway)
+	if max := now.Add(verifiedTokenMaxAge); max.Before(until) {
+		until = max
+	}
+	v.verified.add(token, verifiedToken{principal: p, keyID: kid, publicKey: key.PublicKey, until: until}, now)
+	return p, nil
+}
+
+// cached is the principal of a token this verifier accepted moments ago,
+// checked again against the key store (see verifiedTokens).
+func (v *PlatformVerifier) cached(ctx context.Context, token string) (Principal, bool) {
+	return v.verified.lookup(ctx, v.store, token, v.want.now())
 }
 
 // key looks up the key t claims to be signed with. Whether the platform or

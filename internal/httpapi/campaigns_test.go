@@ -30,7 +30,7 @@ func (c *clock) Now() time.Time   { c.mu.Lock(); defer c.mu.Unlock(); return c.n
 func (c *clock) Set(t time.Time)  { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 func newClock(t time.Time) *clock { return &clock{now: t} }
 func mustJSON(v any) []byte       { b, _ := json.Marshal(v); return b }
-func decode[T any](t *testing.T, b []byte) T {
+func decode[T any](t testing.TB, b []byte) T {
 	t.Helper()
 	var v T
 	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
@@ -100,13 +100,13 @@ type campaignOut struct {
 	TimeZone    string `json:"time_zone"`
 }
 
-func (e *issuerEnv) create(t *testing.T, body map[string]any) campaignOut {
+func (e *issuerEnv) create(t testing.TB, body map[string]any) campaignOut {
 	res := e.request(http.MethodPost, "/v1/campaigns", e.manager("alice"), mustJSON(body))
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
 	return decode[campaignOut](t, res.Body)
 }
 
-func (e *issuerEnv) act(t *testing.T, token, id, action string, want int) response {
+func (e *issuerEnv) act(t testing.TB, token, id, action string, want int) response {
 	t.Helper()
 	var body []byte
 	if action == "reject" {

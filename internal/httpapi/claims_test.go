@@ -21,7 +21,7 @@ import (
 )
 
 // newIssuanceEnv is an issuer env whose issuance service shares its clock.
-func newIssuanceEnv(t *testing.T) (*issuerEnv, *issuance.Service) {
+func newIssuanceEnv(t testing.TB) (*issuerEnv, *issuance.Service) {
 	db := pgtest.New(t)
 	clk := newClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	hasher, err := holder.NewHasher([]byte(strings.Repeat("h", 32)))
@@ -40,7 +40,7 @@ func testIDNumber(n int) string {
 }
 
 // liveRoundCampaign is an active consumption campaign with a round of qty open.
-func liveRoundCampaign(t *testing.T, e *issuerEnv, is *issuance.Service, qty int) string {
+func liveRoundCampaign(t testing.TB, e *issuerEnv, is *issuance.Service, qty int) string {
 	m := consumptionCampaign()
 	rules := m["rules"].(map[string]any)
 	rules["releases"] = []any{map[string]any{"id": "launch", "tier_id": "200-50", "quantity": qty, "opens_at": "2026-12-04T10:00:00+08:00"}}
@@ -54,7 +54,7 @@ func liveRoundCampaign(t *testing.T, e *issuerEnv, is *issuance.Service, qty int
 	return c.ID
 }
 
-func (e *issuerEnv) claim(t *testing.T, campaignID, key, body string) response {
+func (e *issuerEnv) claim(t testing.TB, campaignID, key, body string) response {
 	req := httptest.NewRequest(http.MethodPost, "/v1/campaigns/"+campaignID+"/claims", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+e.platformToken())

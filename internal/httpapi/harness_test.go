@@ -27,13 +27,13 @@ const (
 // harness is a Server with throwaway keys for people and one platform, and a
 // client that checks every response against the contract.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	people   ed25519.PrivateKey
 	platform ed25519.PrivateKey
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
+func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	_, people, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) errorCode(t *testing.T) string {
+func (r response) errorCode(t testing.TB) string {
 	t.Helper()
 	var e struct {
 		Code    string `json:"code"`

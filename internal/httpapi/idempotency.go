@@ -13,7 +13,6 @@ import (
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/idempotency"
-	"github.com/tongquan/tongquan/internal/postgres"
 )
 
 const (
@@ -77,12 +76,12 @@ const replayWait = 10 * time.Second
 // replay answers from a stored key. It reports whether it answered. With
 // wait, it waits for a concurrent request holding the key to commit.
 func (s *Server) replay(c *gin.Context, key idempotency.Key, wait bool) bool {
-	if s.cfg.Pool == nil {
+	if s.keys == nil {
 		return false
 	}
 	deadline := time.Now().Add(replayWait)
 	for {
-		stored, found, err := postgres.LookupIdempotencyKey(c.Request.Context(), s.cfg.Pool, key.PlatformID, key.Key)
+		stored, found, err := s.keys.lookup(c.Request.Context(), key.PlatformID, key.Key)
 		switch {
 		case err != nil:
 			renderError(c, err)

@@ -90,7 +90,7 @@ func (h *registryHarness) tokenOf(key ed25519.PrivateKey, platformID, keyID stri
 	return tok
 }
 
-func pemOf(t *testing.T, key ed25519.PrivateKey) string {
+func pemOf(t testing.TB, key ed25519.PrivateKey) string {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(key.Public())
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 	return key
 }
 
-func jsonBody(t *testing.T, v any) []byte {
+func jsonBody(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(t, err)

@@ -64,6 +64,7 @@ type Server struct {
 	engine   *gin.Engine
 	registry *prometheus.Registry
 	auth     Authenticator
+	keys     *keyLookups // nil without a database
 }
 
 // New builds the HTTP API with every route of the contract.
@@ -89,6 +90,9 @@ func New(cfg Config) (*Server, error) {
 		s.serves[r] = true
 	}
 	s.auth = cfg.Auth
+	if cfg.Pool != nil {
+		s.keys = newKeyLookups(cfg.Pool)
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()

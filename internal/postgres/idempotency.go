@@ -131,6 +131,45 @@ func LookupIdempotencyKey(ctx context.Context, q Querier, platformID, key string
 	return s, true, nil
 }
 
+// IdempotencyRef names one key: the caller's scope and the key it sent.
+type IdempotencyRef struct{ PlatformID, Key string }
+
+// LookupIdempotencyKeys reads many keys in one statement; a key never used
+// is absent from the map.
+func LookupIdempotencyKeys(ctx context.Context, q Querier, refs []IdempotencyRef) (map[IdempotencyRef]StoredIdempotency, error) {
+	out := make(map[IdempotencyRef]StoredIdempotency, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	platforms, ks := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		platforms[i], ks[i] = r.PlatformID, r.Key
+	}
+	rows, err := q.Query(ctx, `SELECT i.platform_id, i.key, i.request_hash, i.status, i.response
+		FROM unnest($1::text[], $2::text[]) AS t(platform_id, key)
+		JOIN idempotency_keys i ON i.platform_id = t.platform_id AND i.key = t.key`, platforms, ks)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r IdempotencyRef
+		var s StoredIdempotency
+		var hash []byte
+		var status *int32
+		var body []byte
+		if err := rows.Scan(&r.PlatformID, &r.Key, &hash, &status, &body); err != nil {
+			return nil, err
+		}
+		copy(s.RequestHash[:], hash)
+		if status != nil {
+			s.Answer = &idempotency.Response{Status: int(*status), Body: body}
+		}
+		out[r] = s
+	}
+	return out, rows.Err()
+}
+
 // DeleteIdempotencyKeysBefore removes keys older than t (kept at least 24 h).
 func DeleteIdempotencyKeysBefore(ctx context.Context, q Querier, t time.Time) (int64, error) {
 	tag, err := q.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, t)
