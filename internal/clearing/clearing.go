@@ -86,7 +86,7 @@ func (s *Service) issueNext(ctx context.Context, platformID string) (bool, error
 		if err != nil {
 			return err
 		}
-		pending, err := postgres.PendingSettlementItems(ctx, tx, platformID, now)
+		pending, err := postgres.PendingSettlementItems(ctx, tx, platformID, now, lookBack(last))
 		if err != nil {
 			return err
 		}
@@ -106,6 +106,26 @@ func (s *Service) issueNext(ctx context.Context, platformID string) (bool, error
 		return s.audit(ctx, tx, scheduler, "settlement.issued", st, nil)
 	})
 	return issued, err
+}
+
+// pendingWindow is how far before a platform's last statement date the
+// closing job still looks for items not yet stated. Statements are issued in
+// date order, each gathering every pending item dated on or before its date,
+// and an item is dated by the clock of the transaction that wrote it, so an
+// item older than its platform's last statement can only be one whose
+// transaction committed after that statement was issued: seconds late, never
+// days. The window keeps each run reading the recent history instead of all
+// of it, with a wide margin for time zones and clock skew.
+const pendingWindow = 3 * 24 * time.Hour
+
+// lookBack is where the search for pending items starts: nil (everything)
+// before a platform's first statement.
+func lookBack(last *time.Time) *time.Time {
+	if last == nil {
+		return nil
+	}
+	since := last.Add(-pendingWindow)
+	return &since
 }
 
 // Query selects statements. A platform caller's PlatformID is its own.

@@ -46,15 +46,17 @@ func LastStatementDate(ctx context.Context, q Querier, platformID string) (*time
 }
 
 // PendingSettlementItems reads a platform's movements not yet stated whose
-// local day (campaign zone) had ended at now. A refund is an adjustment when
-// its redemption's confirm is already in a statement.
-func PendingSettlementItems(ctx context.Context, q Querier, platformID string, now time.Time) ([]settlement.Item, error) {
+// local day (campaign zone) had ended at now, looking no further back than
+// since (nil: the whole history). A refund is an adjustment when its
+// redemption's confirm is already in a statement.
+func PendingSettlementItems(ctx context.Context, q Querier, platformID string, now time.Time, since *time.Time) ([]settlement.Item, error) {
 	rows, err := q.Query(ctx, `
 		SELECT 'confirm', r.id, r.id, r.campaign_id, r.merchant_id,
 			(r.confirmed_at AT TIME ZONE c.time_zone)::date, ($2::timestamptz AT TIME ZONE c.time_zone)::date - 1,
 			r.discount_fen, coalesce(r.paid_fen, 0), 0::bigint, false
 		FROM redemptions r JOIN campaigns c ON c.id = r.campaign_id
 		WHERE r.platform_id = $1 AND r.confirmed_at IS NOT NULL AND r.confirmed_at < $2
+			AND ($3::timestamptz IS NULL OR r.confirmed_at >= $3)
 			AND (r.confirmed_at AT TIME ZONE c.time_zone)::date < ($2::timestamptz AT TIME ZONE c.time_zone)::date
 			AND NOT EXISTS (SELECT FROM settlement_items i WHERE i.kind = 'confirm' AND i.source_id = r.id)
 		UNION ALL
@@ -63,10 +65,10 @@ func PendingSettlementItems(ctx context.Context, q Querier, platformID string, n
 			-f.clawback_fen, 0::bigint, f.refund_fen,
 			EXISTS (SELECT FROM settlement_items i WHERE i.kind = 'confirm' AND i.source_id = r.id)
 		FROM refunds f JOIN redemptions r ON r.id = f.redemption_id JOIN campaigns c ON c.id = r.campaign_id
-		WHERE r.platform_id = $1 AND f.created_at < $2
+		WHERE r.platform_id = $1 AND f.created_at < $2 AND ($3::timestamptz IS NULL OR f.created_at >= $3)
 			AND (f.created_at AT TIME ZONE c.time_zone)::date < ($2::timestamptz AT TIME ZONE c.time_zone)::date
 			AND NOT EXISTS (SELECT FROM settlement_items i WHERE i.kind = 'refund' AND i.source_id = f.id)`,
-		platformID, now)
+		platformID, now, since)
 	if err != nil {
 		return nil, fmt.Errorf("pending settlement items of %s: %w", platformID, err)
 	}
