@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tongquan/tongquan/internal/benchlat"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -38,7 +38,7 @@ func BenchmarkRedemptionSteps(b *testing.B) {
 		vouchers[i] = e.claim(b, c, i, "200-50")
 	}
 	var next atomic.Int64
-	lat := &latencies{}
+	lat := benchlat.New(b.N)
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -61,11 +61,11 @@ func BenchmarkRedemptionSteps(b *testing.B) {
 				}
 				reserved = false
 			}
-			lat.add(time.Since(start))
+			lat.Since(start)
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
-	lat.report(b)
+	lat.Report(b)
 }
 
 func BenchmarkRawRedemptionSQL(b *testing.B) {
@@ -81,7 +81,7 @@ func BenchmarkRawRedemptionSQL(b *testing.B) {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
-	lat := &latencies{}
+	lat := benchlat.New(b.N)
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -105,26 +105,9 @@ func BenchmarkRawRedemptionSQL(b *testing.B) {
 			if err != nil {
 				b.Error(err)
 			}
-			lat.add(time.Since(start))
+			lat.Since(start)
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
-	lat.report(b)
-}
-
-type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
-
-func (l *latencies) report(b *testing.B) {
-	if len(l.d) == 0 {
-		return
-	}
-	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
-	at := func(q float64) float64 { return float64(l.d[int(q*float64(len(l.d)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(at(0.5), "p50_ms")
-	b.ReportMetric(at(0.99), "p99_ms")
+	lat.Report(b)
 }

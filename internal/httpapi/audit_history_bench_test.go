@@ -11,10 +11,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/tongquan/tongquan/internal/benchlat"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -149,19 +150,14 @@ func BenchmarkAuditHistory10M(b *testing.B) {
 
 // latencies runs fn b.N times and reports the p50 and p99 of one call.
 func latencies(b *testing.B, fn func()) {
-	var d []time.Duration
+	lat := benchlat.New(0)
 	for b.Loop() {
 		start := time.Now()
 		fn()
-		d = append(d, time.Since(start))
+		lat.Since(start)
 	}
-	slices.Sort(d)
-	at := func(p float64) float64 {
-		return float64(d[min(len(d)-1, int(p*float64(len(d))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(at(0.50), "p50-ms")
-	b.ReportMetric(at(0.99), "p99-ms")
-	b.ReportMetric(float64(len(d)), "samples")
+	lat.Report(b)
+	b.ReportMetric(float64(b.N), "samples")
 }
 
 // historyDatabase is a database holding a generated history of n rows.

@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tongquan/tongquan/internal/benchlat"
 
 	"github.com/stretchr/testify/require"
 )
@@ -104,7 +104,7 @@ func BenchmarkSoldOutClaims(b *testing.B) {
 // answer must be 409 ROUND_SOLD_OUT.
 func burst(b *testing.B, do func(n int64) (int, error)) {
 	var seq atomic.Int64
-	lat := newLatencies(b.N)
+	lat := benchlat.New(b.N)
 	b.SetParallelism(max(1, 128/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -112,7 +112,7 @@ func burst(b *testing.B, do func(n int64) (int, error)) {
 			n := seq.Add(1)
 			start := time.Now()
 			status, err := do(n)
-			lat.add(time.Since(start))
+			lat.Since(start)
 			if err != nil || status != http.StatusConflict {
 				b.Errorf("claim %d: %d %v", n, status, err)
 				return
@@ -120,25 +120,5 @@ func burst(b *testing.B, do func(n int64) (int, error)) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "answers/s")
-	lat.report(b)
-}
-
-// latencySample collects per-request latencies for percentile metrics.
-type latencySample struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func newLatencies(n int) *latencySample { return &latencySample{d: make([]time.Duration, 0, n)} }
-
-func (l *latencySample) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
-
-func (l *latencySample) report(b *testing.B) {
-	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
-	if len(l.d) == 0 {
-		return
-	}
-	at := func(q float64) float64 { return float64(l.d[int(q*float64(len(l.d)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(at(0.5), "p50_ms")
-	b.ReportMetric(at(0.99), "p99_ms")
+	lat.Report(b)
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tongquan/tongquan/internal/benchlat"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,7 +32,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 	ctx := context.Background()
 	c := e.live(b, consumption(int64(b.N)+1000, int64(b.N)+1000))
 	var n atomic.Int64
-	lat := newLatencies(b.N)
+	lat := benchlat.New(b.N)
 	b.SetParallelism(benchClients / 2)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -42,11 +42,11 @@ func BenchmarkClaimParallel(b *testing.B) {
 			if _, err := e.svc.Claim(ctx, claimReq(c, "jd", i, newKey()), render); err != nil {
 				b.Errorf("claim %d: %v (%s)", i, err, apperr.CodeOf(err))
 			}
-			lat.add(time.Since(start))
+			lat.Since(start)
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
-	lat.report(b)
+	lat.Report(b)
 }
 
 func BenchmarkRawClaimSQL(b *testing.B) {
@@ -59,7 +59,7 @@ func BenchmarkRawClaimSQL(b *testing.B) {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
-	lat := newLatencies(b.N)
+	lat := benchlat.New(b.N)
 	b.SetParallelism(benchClients / 2)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -77,29 +77,9 @@ func BenchmarkRawClaimSQL(b *testing.B) {
 			if err != nil {
 				b.Error(err)
 			}
-			lat.add(time.Since(start))
+			lat.Since(start)
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "claims/s")
-	lat.report(b)
-}
-
-// latencies collects per-operation latencies for percentile metrics.
-type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func newLatencies(n int) *latencies { return &latencies{d: make([]time.Duration, 0, n)} }
-
-func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
-
-func (l *latencies) report(b *testing.B) {
-	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
-	if len(l.d) == 0 {
-		return
-	}
-	at := func(q float64) float64 { return float64(l.d[int(q*float64(len(l.d)-1))].Microseconds()) / 1000 }
-	b.ReportMetric(at(0.5), "p50_ms")
-	b.ReportMetric(at(0.99), "p99_ms")
+	lat.Report(b)
 }
