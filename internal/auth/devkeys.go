@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tongquan/tongquan/internal/keyfile"
+
 	"github.com/tongquan/tongquan/internal/apperr"
 )
 
@@ -167,37 +169,11 @@ func readPrivateKey(path string) (ed25519.PrivateKey, error) {
 		"development key %s is not an Ed25519 PKCS#8 PEM private key; delete it and restart voucherd for a new one", path)
 }
 
-// writeNew creates path with data and mode unless it already exists. The file
-// is written under a temporary name and hard-linked into place, so it appears
-// whole or not at all, and when several processes start on one data folder
-// the first one's file wins and the others read it.
+// writeNew creates path with data and mode unless it already exists
+// (keyfile.WriteOnce: the first of several starting processes wins).
 func writeNew(path string, data []byte, mode fs.FileMode) error {
-	if _, err := os.Lstat(path); err == nil {
-		return nil
-	}
-	fail := func(err error) error {
+	if err := keyfile.WriteOnce(path, data, mode); err != nil {
 		return apperr.Wrap(err, apperr.CodeInternal, "cannot write %s", path)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(mode) // explicit, so the umask cannot change it
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return fail(err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tongquan/tongquan/internal/keyfile"
 )
 
 // DevSigningKey returns the development receipt signing key kept in
@@ -21,11 +23,10 @@ import (
 // and its key id. Development data only: production configures its key
 // (ParseSigningKey), since platforms keep receipts for years.
 func DevSigningKey(dataDir string) (ed25519.PrivateKey, string, error) {
-	dir := filepath.Join(dataDir, "keys")
-	path := filepath.Join(dir, "receipt.key")
+	path := filepath.Join(dataDir, "keys", "receipt.key")
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = createDevSigningKey(dir, path); err == nil {
+		if err = createDevSigningKey(path); err == nil {
 			raw, err = os.ReadFile(path)
 		}
 	}
@@ -40,13 +41,8 @@ func DevSigningKey(dataDir string) (ed25519.PrivateKey, string, error) {
 }
 
 // createDevSigningKey writes a fresh key to path unless another process did
-// first. The file is written under a temporary name and hard-linked into
-// place: it appears whole or not at all, a link fails on an existing file,
-// and so every process starting on one data folder reads the same key.
-func createDevSigningKey(dir, path string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
+// first, so every process starting on one data folder reads the same key.
+func createDevSigningKey(path string) error {
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		return err
@@ -55,25 +51,7 @@ func createDevSigningKey(dir, path string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-receipt.key-*") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return nil
+	return keyfile.WriteOnce(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // ParseSigningKey reads a configured Ed25519 signing key: a PKCS#8 PEM
