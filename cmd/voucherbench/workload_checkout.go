@@ -57,6 +57,23 @@ func confirmBody(code string, paid int64) map[string]any {
 	return map[string]any{"payment_channel": "alipay", "channel_transaction_id": "txn-" + code, "paid_fen": paid}
 }
 
+// reserve holds v for an order of amount and records the acknowledged
+// reservation; ok is false when it was refused or never answered.
+func (b *bench) reserve(ctx context.Context, acks *redemptionAcks, v heldVoucher, amount int64, items []map[string]any,
+	scheduled time.Time, rng *rand.Rand) (redAck, bool) {
+	res, err := b.step(ctx, "reserve", scheduled, jsonRequest(http.MethodPost, "/v1/redemptions", v.plat.token, "res-"+v.code, reserveBody(v, amount, items)), rng)
+	if err != nil || !res.ok() {
+		return redAck{}, false
+	}
+	var red struct{ ID string }
+	if json.Unmarshal(res.body, &red) != nil {
+		return redAck{}, false
+	}
+	ack := redAck{id: red.ID, voucher: v.code, plat: v.plat, state: "reserved"}
+	acks.put(ack)
+	return ack, true
+}
+
 // step performs one idempotent checkout call; one in ten is replayed with
 // the same key, a third of those at the same time as the first request.
 func (b *bench) step(ctx context.Context, op string, started time.Time, r request, rng *rand.Rand) (reply, error) {
@@ -108,17 +125,11 @@ func redeemMix(ctx context.Context, b *bench) error {
 		v := vouchers[i]
 		rng := b.rng(i)
 		fate := rng.Float64()
-		res, err := b.step(ctx, "reserve", scheduled, jsonRequest(http.MethodPost, "/v1/redemptions", v.plat.token, "res-"+v.code, reserveBody(v, orderFen, items)), rng)
-		if err != nil || !res.ok() {
+		ack, ok := b.reserve(ctx, acks, v, orderFen, items, scheduled, rng)
+		if !ok {
 			return
 		}
-		var red struct{ ID string }
-		if json.Unmarshal(res.body, &red) != nil {
-			return
-		}
-		ack := redAck{id: red.ID, voucher: v.code, plat: v.plat, state: "reserved"}
-		acks.put(ack)
-		base := "/v1/redemptions/" + red.ID
+		base := "/v1/redemptions/" + ack.id
 		switch {
 		case fate < 0.95 && fate >= 0.90:
 			r, err := b.step(ctx, "cancel", time.Now(), request{method: http.MethodPost, path: base + "/cancel", token: v.plat.token, key: "can-" + v.code}, rng)
@@ -197,17 +208,11 @@ func tradeInHotBudget(ctx context.Context, b *bench) error {
 		rng := b.rng(i)
 		items := []map[string]any{{"sku": "phone-x", "category": "phone", "unit_price_fen": tradeInPrice, "quantity": 1,
 			"serial_number": fmt.Sprintf("SN-%s-%d", b.env.run, i)}}
-		res, err := b.step(ctx, "reserve", scheduled, jsonRequest(http.MethodPost, "/v1/redemptions", v.plat.token, "res-"+v.code, reserveBody(v, tradeInPrice, items)), rng)
-		if err != nil || !res.ok() {
+		ack, ok := b.reserve(ctx, acks, v, tradeInPrice, items, scheduled, rng)
+		if !ok {
 			return
 		}
-		var red struct{ ID string }
-		if json.Unmarshal(res.body, &red) != nil {
-			return
-		}
-		ack := redAck{id: red.ID, voucher: v.code, plat: v.plat, state: "reserved"}
-		acks.put(ack)
-		r, err := b.step(ctx, "confirm", time.Now(), jsonRequest(http.MethodPost, "/v1/redemptions/"+red.ID+"/confirm", v.plat.token, "con-"+v.code,
+		r, err := b.step(ctx, "confirm", time.Now(), jsonRequest(http.MethodPost, "/v1/redemptions/"+ack.id+"/confirm", v.plat.token, "con-"+v.code,
 			confirmBody(v.code, tradeInPrice-tradeInSubsidy)), rng)
 		if err == nil && r.ok() {
 			ack.state = "confirmed"
