@@ -74,52 +74,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	platform := c.platform()
 
 	// --- Setup through the public API. ---
-	pub, err := os.ReadFile(filepath.Join(data, "keys", "dev-platform.pub"))
-	require.NoError(t, err)
-	c.mustCall(t, http.MethodPost, "/v1/platforms", alice, "", map[string]any{
-		"id": "dev-platform", "name": "Development platform",
-		"keys": []map[string]any{{"key_id": "dev-platform-1", "public_key_pem": string(pub)}},
-	}, http.StatusCreated)
-
-	first17 := "91310104MA1CR5H9Q"
-	check, err := registry.USCCCheckChar(first17)
-	require.NoError(t, err)
-	c.mustCall(t, http.MethodPut, "/v1/merchants/crash-shop", platform, "", map[string]any{
-		"name": "Crash-test appliances", "uscc": first17 + string(check),
-		"region": "310104", "category": "appliances", "channel": "online",
-	}, http.StatusOK)
-
-	startsAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second).Format(time.RFC3339)
-	endsAt := time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
-	r := c.mustCall(t, http.MethodPost, "/v1/campaigns", alice, "", map[string]any{
-		"kind": "consumption", "name": "Crash test vouchers", "authority": "Test Commerce Bureau",
-		"time_zone": "Asia/Shanghai", "starts_at": startsAt, "ends_at": endsAt, "budget_fen": 10_000_000,
-		"rules": map[string]any{
-			"tiers":    []map[string]any{{"id": "200-50", "min_spend_fen": 20000, "discount_fen": discount, "validity_days": 7}},
-			"releases": []map[string]any{{"id": "now", "tier_id": "200-50", "quantity": 400, "opens_at": startsAt}},
-		},
-	}, http.StatusCreated)
-	var camp struct {
-		ID string `json:"id"`
-	}
-	require.NoError(t, json.Unmarshal(r.body, &camp))
-	for _, step := range []struct {
-		action string
-		who    tokenFunc
-	}{{"submit", alice}, {"approve", bob}, {"activate", alice}} {
-		c.mustCall(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/"+step.action, step.who, "", nil, http.StatusOK)
-	}
-	require.Eventually(t, func() bool {
-		r, err := c.call(http.MethodGet, "/v1/campaigns/"+camp.ID+"/rounds", platform, "", nil, callLimit)
-		if err != nil || r.status != http.StatusOK {
-			return false
-		}
-		var rounds struct {
-			Items []struct{ Status string } `json:"items"`
-		}
-		return json.Unmarshal(r.body, &rounds) == nil &&
-			slices.ContainsFunc(rounds.Items, func(x struct{ Status string }) bool { return x.Status == "open" })
-	}, 30*time.Second, 100*time.Millisecond, "the scheduler opens the round")
+	campaignID := c.liveCampaign(t, data, "Crash test", 10_000_000, 400, alice, bob, platform)
 
 	// Claim one voucher for each holder.
 	type voucher struct{ code, idNumber string }
@@ -130,7 +85,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	}
 	forEach(holders, workers, func(i int) {
 		id := ids[i]
-		r, err := c.call(http.MethodPost, "/v1/campaigns/"+camp.ID+"/claims", platform, fmt.Sprintf("claim-%d", i), map[string]any{
+		r, err := c.call(http.MethodPost, "/v1/campaigns/"+campaignID+"/claims", platform, fmt.Sprintf("claim-%d", i), map[string]any{
 			"holder":  map[string]any{"id_number": id, "residence_region": "310104", "real_name_verified": true},
 			"tier_id": "200-50",
 		}, callLimit)
@@ -340,7 +295,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, doubles, "no voucher is redeemed twice")
 
-	rows, err = tx.Query(ctx, `SELECT id::text, voucher_code, status FROM redemptions WHERE campaign_id::text = $1`, camp.ID)
+	rows, err = tx.Query(ctx, `SELECT id::text, voucher_code, status FROM redemptions WHERE campaign_id::text = $1`, campaignID)
 	require.NoError(t, err)
 	type dbRedemption struct{ id, code, status string }
 	stored, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (dbRedemption, error) {
@@ -361,7 +316,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		assert.Equal(t, 1, n, "voucher %s has one redemption (a retried reserve replays, never reserves again)", code)
 	}
 	var redeemed int64
-	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM vouchers WHERE campaign_id::text = $1 AND status = 'redeemed'`, camp.ID).Scan(&redeemed))
+	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM vouchers WHERE campaign_id::text = $1 AND status = 'redeemed'`, campaignID).Scan(&redeemed))
 	assert.Equal(t, int64(len(acks)), redeemed, "every acknowledged voucher is redeemed")
 	require.NoError(t, tx.Rollback(ctx))
 
@@ -394,7 +349,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	}
 
 	// --- The ledger and the audit chain. ---
-	r = c.mustCall(t, http.MethodGet, "/v1/campaigns/"+camp.ID+"/budget", carol, "", nil, http.StatusOK)
+	r := c.mustCall(t, http.MethodGet, "/v1/campaigns/"+campaignID+"/budget", carol, "", nil, http.StatusOK)
 	var b struct {
 		Funded    int64 `json:"funded_fen"`
 		Available int64 `json:"available_fen"`
@@ -718,4 +673,53 @@ func (c *crashClient) mustCall(t *testing.T, method, path string, token tokenFun
 	require.NoError(t, err)
 	require.Equal(t, want, r.status, "%s %s: %s", method, path, r.body)
 	return r
+}
+
+// liveCampaign sets up, through the public API, the development platform
+// with its key (from voucherd's dataDir), merchant crash-shop, and an active consumption campaign
+// (tier 200-50: ¥50 off ¥200) whose round of quantity is open, and returns
+// the campaign's id.
+func (c *crashClient) liveCampaign(t *testing.T, dataDir, name string, budgetFen, quantity int64, manager, approver, platform tokenFunc) string {
+	t.Helper()
+	pub, err := os.ReadFile(filepath.Join(dataDir, "keys", "dev-platform.pub"))
+	require.NoError(t, err)
+	c.mustCall(t, http.MethodPost, "/v1/platforms", manager, "", map[string]any{
+		"id": "dev-platform", "name": "Development platform",
+		"keys": []map[string]any{{"key_id": "dev-platform-1", "public_key_pem": string(pub)}},
+	}, http.StatusCreated)
+	first17 := "91310104MA1CR5H9Q"
+	check, err := registry.USCCCheckChar(first17)
+	require.NoError(t, err)
+	c.mustCall(t, http.MethodPut, "/v1/merchants/crash-shop", platform, "", map[string]any{
+		"name": name + " appliances", "uscc": first17 + string(check),
+		"region": "310104", "category": "appliances", "channel": "online",
+	}, http.StatusOK)
+	startsAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second).Format(time.RFC3339)
+	endsAt := time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	r := c.mustCall(t, http.MethodPost, "/v1/campaigns", manager, "", map[string]any{
+		"kind": "consumption", "name": name + " vouchers", "authority": "Test Commerce Bureau",
+		"time_zone": "Asia/Shanghai", "starts_at": startsAt, "ends_at": endsAt, "budget_fen": budgetFen,
+		"rules": map[string]any{
+			"tiers":    []map[string]any{{"id": "200-50", "min_spend_fen": 20000, "discount_fen": 5000, "validity_days": 7}},
+			"releases": []map[string]any{{"id": "now", "tier_id": "200-50", "quantity": quantity, "opens_at": startsAt}},
+		},
+	}, http.StatusCreated)
+	var camp struct{ ID string }
+	require.NoError(t, json.Unmarshal(r.body, &camp))
+	for _, step := range []struct {
+		action string
+		who    tokenFunc
+	}{{"submit", manager}, {"approve", approver}, {"activate", manager}} {
+		c.mustCall(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/"+step.action, step.who, "", nil, http.StatusOK)
+	}
+	require.Eventually(t, func() bool {
+		r, err := c.call(http.MethodGet, "/v1/campaigns/"+camp.ID+"/rounds", platform, "", nil, 10*time.Second)
+		if err != nil || r.status != http.StatusOK {
+			return false
+		}
+		var rounds struct{ Items []struct{ Status string } }
+		return json.Unmarshal(r.body, &rounds) == nil &&
+			slices.ContainsFunc(rounds.Items, func(x struct{ Status string }) bool { return x.Status == "open" })
+	}, 30*time.Second, 100*time.Millisecond, "the scheduler opens the round")
+	return camp.ID
 }

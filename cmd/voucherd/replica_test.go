@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/pgtest"
-	"github.com/tongquan/tongquan/internal/registry"
 )
 
 // TestAuditReadsFromReplica runs the real binary with DATABASE_URL on the test
@@ -77,50 +74,11 @@ func TestAuditReadsFromReplica(t *testing.T) {
 	platform := c.platform()
 
 	// --- A campaign with an open round and two claimed vouchers. ---
-	pub, err := os.ReadFile(filepath.Join(data, "keys", "dev-platform.pub"))
-	require.NoError(t, err)
-	c.mustCall(t, http.MethodPost, "/v1/platforms", alice, "", map[string]any{
-		"id": "dev-platform", "name": "Development platform",
-		"keys": []map[string]any{{"key_id": "dev-platform-1", "public_key_pem": string(pub)}},
-	}, http.StatusCreated)
-	first17 := "91310104MA1CR5H9Q"
-	check, err := registry.USCCCheckChar(first17)
-	require.NoError(t, err)
-	c.mustCall(t, http.MethodPut, "/v1/merchants/crash-shop", platform, "", map[string]any{
-		"name": "Replica-test appliances", "uscc": first17 + string(check),
-		"region": "310104", "category": "appliances", "channel": "online",
-	}, http.StatusOK)
-	startsAt := time.Now().UTC().Add(-time.Minute).Truncate(time.Second).Format(time.RFC3339)
-	endsAt := time.Now().UTC().Add(30 * 24 * time.Hour).Truncate(time.Second).Format(time.RFC3339)
-	r := c.mustCall(t, http.MethodPost, "/v1/campaigns", alice, "", map[string]any{
-		"kind": "consumption", "name": "Replica test vouchers", "authority": "Test Commerce Bureau",
-		"time_zone": "Asia/Shanghai", "starts_at": startsAt, "ends_at": endsAt, "budget_fen": 1_000_000,
-		"rules": map[string]any{
-			"tiers":    []map[string]any{{"id": "200-50", "min_spend_fen": 20000, "discount_fen": 5000, "validity_days": 7}},
-			"releases": []map[string]any{{"id": "now", "tier_id": "200-50", "quantity": 10, "opens_at": startsAt}},
-		},
-	}, http.StatusCreated)
-	var camp struct{ ID string }
-	require.NoError(t, json.Unmarshal(r.body, &camp))
-	for _, step := range []struct {
-		action string
-		who    tokenFunc
-	}{{"submit", alice}, {"approve", bob}, {"activate", alice}} {
-		c.mustCall(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/"+step.action, step.who, "", nil, http.StatusOK)
-	}
-	require.Eventually(t, func() bool {
-		r, err := c.call(http.MethodGet, "/v1/campaigns/"+camp.ID+"/rounds", platform, "", nil, 10*time.Second)
-		if err != nil || r.status != http.StatusOK {
-			return false
-		}
-		var rounds struct{ Items []struct{ Status string } }
-		return json.Unmarshal(r.body, &rounds) == nil &&
-			slices.ContainsFunc(rounds.Items, func(x struct{ Status string }) bool { return x.Status == "open" })
-	}, 30*time.Second, 100*time.Millisecond, "the scheduler opens the round")
+	campaignID := c.liveCampaign(t, data, "Replica test", 1_000_000, 10, alice, bob, platform)
 	var codes, ids [2]string
 	for i := range codes {
 		ids[i] = idNumber(t, i)
-		r := c.mustCall(t, http.MethodPost, "/v1/campaigns/"+camp.ID+"/claims", platform, "claim-"+ids[i], map[string]any{
+		r := c.mustCall(t, http.MethodPost, "/v1/campaigns/"+campaignID+"/claims", platform, "claim-"+ids[i], map[string]any{
 			"holder":  map[string]any{"id_number": ids[i], "residence_region": "310104", "real_name_verified": true},
 			"tier_id": "200-50",
 		}, http.StatusCreated)
@@ -138,7 +96,7 @@ func TestAuditReadsFromReplica(t *testing.T) {
 	}
 	audited := func() []string {
 		t.Helper()
-		r := c.mustCall(t, http.MethodGet, "/v1/audit/redemptions?status=confirmed&campaign_id="+camp.ID, carol, "", nil, http.StatusOK)
+		r := c.mustCall(t, http.MethodGet, "/v1/audit/redemptions?status=confirmed&campaign_id="+campaignID, carol, "", nil, http.StatusOK)
 		var page struct {
 			Items  []struct{ ID string }
 			Totals struct{ Count int64 }
@@ -162,15 +120,15 @@ func TestAuditReadsFromReplica(t *testing.T) {
 	// replica's disk) but not in the audit history. ---
 	rep.PauseReplay(t)
 	second := redeem(1)
-	r = c.mustCall(t, http.MethodGet, "/v1/redemptions/"+second, platform, "", nil, http.StatusOK)
+	r := c.mustCall(t, http.MethodGet, "/v1/redemptions/"+second, platform, "", nil, http.StatusOK)
 	assert.Contains(t, string(r.body), `"status":"confirmed"`, "the platform reads the confirm from the primary")
 	var onPrimary int
 	require.NoError(t, db.Pool.QueryRow(t.Context(),
-		`SELECT count(*) FROM redemptions WHERE campaign_id::text = $1 AND status = 'confirmed'`, camp.ID).Scan(&onPrimary))
+		`SELECT count(*) FROM redemptions WHERE campaign_id::text = $1 AND status = 'confirmed'`, campaignID).Scan(&onPrimary))
 	assert.Equal(t, 2, onPrimary)
 	rep.WaitReceived(t)
 	assert.Equal(t, []string{first}, audited(), "the audit history is served by the paused replica")
-	r = c.mustCall(t, http.MethodGet, "/v1/audit/redemptions/export?format=ndjson&campaign_id="+camp.ID, carol, "", nil, http.StatusOK)
+	r = c.mustCall(t, http.MethodGet, "/v1/audit/redemptions/export?format=ndjson&campaign_id="+campaignID, carol, "", nil, http.StatusOK)
 	assert.Equal(t, 1, strings.Count(strings.TrimSpace(string(r.body)), "\n")+1, "the export reads the replica too: %s", r.body)
 
 	rep.ResumeReplay(t)
