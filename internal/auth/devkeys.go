@@ -9,9 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tongquan/tongquan/internal/keyfile"
-
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/keyfile"
 )
 
 // DevKeys are the key pairs of development mode, kept in the data folder:

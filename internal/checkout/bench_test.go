@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tongquan/tongquan/internal/benchlat"
-
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tongquan/tongquan/internal/benchlat"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/voucher"
 )

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,18 +23,13 @@ import (
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/registry"
+	"github.com/tongquan/tongquan/internal/testclock"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+type clock = testclock.Clock
 
 var start = time.Date(2027, 3, 5, 2, 0, 0, 0, time.UTC) // Friday 10:00 in Shanghai
 
@@ -50,7 +44,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	db := pgtest.New(t)
-	clk := &clock{now: start}
+	clk := testclock.New(start)
 	h, err := holder.NewHasher([]byte(strings.Repeat("k", 32)))
 	require.NoError(t, err)
 	_, key, err := ed25519.GenerateKey(rand.Reader)

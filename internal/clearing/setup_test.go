@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +25,13 @@ import (
 	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/registry"
 	"github.com/tongquan/tongquan/internal/settlement"
+	"github.com/tongquan/tongquan/internal/testclock"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+type clock = testclock.Clock
 
 var shanghai = func() *time.Location {
 	l, err := time.LoadLocation("Asia/Shanghai")
@@ -67,7 +61,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	db := pgtest.New(t)
-	clk := &clock{now: local("2027-03-05", 10, 0)}
+	clk := testclock.New(local("2027-03-05", 10, 0))
 	h, err := holder.NewHasher([]byte(strings.Repeat("k", 32)))
 	require.NoError(t, err)
 	_, key, err := ed25519.GenerateKey(rand.Reader)

@@ -15,12 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tongquan/tongquan/internal/benchlat"
-
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/audit"
 	"github.com/tongquan/tongquan/internal/auth"
+	"github.com/tongquan/tongquan/internal/benchlat"
 	"github.com/tongquan/tongquan/internal/pgtest"
 	"github.com/tongquan/tongquan/internal/postgres"
 )

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,17 +17,13 @@ import (
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/pgtest"
 	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/testclock"
 )
 
 // clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = testclock.Clock
 
-func (c *clock) Now() time.Time   { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time)  { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
-func newClock(t time.Time) *clock { return &clock{now: t} }
+func newClock(t time.Time) *clock { return testclock.New(t) }
 func mustJSON(v any) []byte       { b, _ := json.Marshal(v); return b }
 func decode[T any](t testing.TB, b []byte) T {
 	t.Helper()

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tongquan/tongquan/internal/benchlat"
-
 	"github.com/stretchr/testify/require"
+
+	"github.com/tongquan/tongquan/internal/benchlat"
 )
 
 // BenchmarkSoldOutClaims measures the HTTP edge alone: claims of distinct

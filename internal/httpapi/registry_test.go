@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/pgtest"
 	"github.com/tongquan/tongquan/internal/registry"
+	"github.com/tongquan/tongquan/internal/testclock"
 )
 
 // registryHarness is a harness over a fresh database whose platform tokens
@@ -37,28 +37,13 @@ type registryHarness struct {
 	clock *manualClock
 }
 
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type manualClock = testclock.Clock
 
 // newRegistryHarness builds the harness; cfg may set body limits.
 func newRegistryHarness(t *testing.T, cfg Config) *registryHarness {
 	t.Helper()
 	db := pgtest.New(t)
-	clock := &manualClock{now: time.Now()}
+	clock := testclock.New(time.Now())
 	svc := issuer.New(db.Pool, clock.Now)
 	_, people, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)

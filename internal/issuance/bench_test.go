@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tongquan/tongquan/internal/benchlat"
-
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/benchlat"
 )
 
 // Claims, measured beside the same SQL work done raw on the same server:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,16 +15,11 @@ import (
 	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/pgtest"
+	"github.com/tongquan/tongquan/internal/testclock"
 )
 
 // testClock is a settable clock shared by the issuer and issuance services.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
+type testClock = testclock.Clock
 
 // env is a database with both services on one clock, starting a day before
 // the test campaigns begin.
@@ -40,7 +34,7 @@ var campaignStart = time.Date(2027, 3, 5, 2, 0, 0, 0, time.UTC) // a Friday, 10:
 
 func newEnv(t testing.TB) *env {
 	db := pgtest.New(t)
-	clk := &testClock{now: campaignStart.Add(-24 * time.Hour)}
+	clk := testclock.New(campaignStart.Add(-24 * time.Hour))
 	h, err := holder.NewHasher([]byte(strings.Repeat("k", 32)))
 	require.NoError(t, err)
 	svc := issuance.New(db.Pool, issuance.Options{Now: clk.Now, Hasher: h})

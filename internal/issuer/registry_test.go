@@ -22,6 +22,7 @@ import (
 	"github.com/tongquan/tongquan/internal/issuer"
 	"github.com/tongquan/tongquan/internal/pgtest"
 	"github.com/tongquan/tongquan/internal/registry"
+	"github.com/tongquan/tongquan/internal/testclock"
 )
 
 var (
@@ -30,25 +31,10 @@ var (
 )
 
 // testClock is a clock tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = testclock.Clock
 
 func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 11, 6, 2, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return testclock.New(time.Date(2026, 11, 6, 2, 0, 0, 0, time.UTC))
 }
 
 func newService(t *testing.T) (*issuer.Service, *pgxpool.Pool, *testClock) {
