@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,4 +110,53 @@ func BenchmarkRawRedemptionSQL(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 	lat.Report(b)
+}
+
+// BenchmarkReserveThenConfirm measures each step alone: b.N reservations by
+// 32 callers, then their b.N confirmations by 32 callers.
+func BenchmarkReserveThenConfirm(b *testing.B) {
+	e := newEnv(b)
+	n := b.N
+	c := e.live(b, consumption(int64(n)+100))
+	vouchers := make([]voucher.Voucher, n)
+	for i := range vouchers {
+		vouchers[i] = e.claim(b, c, i, "200-50")
+	}
+	held := make([]postgres.Redemption, n)
+	var next atomic.Int64
+	b.SetParallelism(16)
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1)) - 1
+			r, err := e.reserve(b, "jd", vouchers[i], i, order(fmt.Sprint("o-", i), 25000))
+			if err != nil {
+				b.Error(err)
+			}
+			held[i] = r
+		}
+	})
+	mid := time.Now()
+	next.Store(0)
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if _, err := e.confirm(b, "jd", held[i]); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	end := time.Now()
+	b.ReportMetric(float64(n)/mid.Sub(start).Seconds(), "reserves/s")
+	b.ReportMetric(float64(n)/end.Sub(mid).Seconds(), "confirms/s")
 }

@@ -33,6 +33,8 @@ type Service struct {
 	now    func() time.Time
 	hasher *holder.Hasher
 	signer *redemption.Signer
+
+	confirms groupCommit[*confirmStep]
 }
 
 // Options configure the service.
@@ -47,7 +49,9 @@ func New(pool *pgxpool.Pool, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, signer: opt.Signer}
+	s := &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, signer: opt.Signer}
+	s.confirms.commit = s.commitConfirms
+	return s
 }
 
 // ReceiptKeys are the public keys receipts are verified with.
@@ -141,79 +145,6 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 			return err
 		}
 		if err := order.Finish(ctx, tx); err != nil {
-			return err
-		}
-		return move.finish(ctx, tx)
-	})
-	return resp, err
-}
-
-// ConfirmInput is phase two, after the payment succeeded.
-type ConfirmInput struct {
-	Channel      string
-	ChannelTxnID string
-	PaidFen      int64
-}
-
-// Confirm records the payment and moves the held value to payable; the
-// answer carries a signed receipt. A hold past its expiry is refused and
-// nothing changes (the expiry job releases it).
-func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in ConfirmInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
-	var resp idempotency.Response
-	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
-		var r postgres.Redemption
-		var refused postgres.Refusal
-		reads := &pgx.Batch{}
-		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
-		postgres.QueueLockRedemption(reads, req.PlatformID, id, &r, &refused)
-		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
-			return err
-		}
-		if err := refused.Err(); err != nil {
-			return err
-		}
-		now := s.now().UTC().Truncate(time.Microsecond)
-		if err := wantStatus(r, "reserved", "confirm"); err != nil {
-			return err
-		}
-		if !now.Before(r.HoldExpiresAt) {
-			return apperr.New(redemption.CodeHoldExpired, "the hold expired at %s; reserve again", r.HoldExpiresAt.Format(time.RFC3339))
-		}
-		if in.Channel != r.Channel {
-			return apperr.New(redemption.CodeChannelMismatch, "the reservation was for %s, not %s", r.Channel, in.Channel)
-		}
-		if want := r.AmountFen - r.DiscountFen; in.PaidFen != want {
-			return apperr.New(redemption.CodePaidMismatch, "paid_fen must be the order amount minus the discount: %d", want)
-		}
-		before := r
-		r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.UpdatedAt = "confirmed", in.ChannelTxnID, &in.PaidFen, &now, now
-		receipt, err := s.signer.Sign(redemption.ReceiptBody{
-			RedemptionID: r.ID, PlatformID: r.PlatformID, OrderNo: r.OrderNo, VoucherCode: r.VoucherCode,
-			CampaignID: r.CampaignID, MerchantID: r.MerchantID, AmountFen: r.AmountFen, DiscountFen: r.DiscountFen,
-			PaidFen: in.PaidFen, Currency: "CNY", PaymentChannel: r.Channel, ChannelTransactionID: in.ChannelTxnID,
-			ConfirmedAt: now,
-		})
-		if err != nil {
-			return err
-		}
-		if r.Receipt, err = json.Marshal(receipt); err != nil {
-			return err
-		}
-		if resp, err = render(r); err != nil {
-			return err
-		}
-		writes := &pgx.Batch{}
-		postgres.QueueUpdateRedemption(writes, r)
-		postgres.QueueSetVoucherStatus(writes, r.VoucherID, voucher.Redeemed, now)
-		if err := s.queueAudit(writes, req, "redemption.confirmed", r, &before); err != nil {
-			return err
-		}
-		postgres.QueueCompleteIdempotencyKey(writes, req.Idem, resp)
-		move, err := queueMove(writes, r, ledger.Redemption, r.DiscountFen, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
 			return err
 		}
 		return move.finish(ctx, tx)

@@ -51,7 +51,12 @@ func New(t testing.TB) *DB {
 	name, dbURL := newDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := pgxpool.New(ctx, dbURL)
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	var pool *pgxpool.Pool
+	if err == nil {
+		cfg.AfterConnect = postgres.AfterConnect
+		pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	}
 	if err == nil {
 		err = pool.Ping(ctx)
 	}

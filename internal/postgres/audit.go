@@ -399,6 +399,42 @@ func AppendEvents(ctx context.Context, q Querier, events []auditlog.Event) error
 	if len(events) == 0 {
 		return nil
 	}
+	args, err := eventsArgs(events)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, insertEvents, args...); err != nil {
+		return fmt.Errorf("append %d audit events: %w", len(events), err)
+	}
+	return nil
+}
+
+// QueueEvents is AppendEvents queued on b.
+func QueueEvents(b *pgx.Batch, events []auditlog.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	args, err := eventsArgs(events)
+	if err != nil {
+		return err
+	}
+	b.Queue(insertEvents, args...).Fn = func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("append %d audit events: %w", len(events), err)
+		}
+		return nil
+	}
+	return nil
+}
+
+const insertEvents = `
+	INSERT INTO audit_events (id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
+	SELECT id, at, actor, actor_role, action, entity_type, entity_id, before::jsonb, after::jsonb, request_id
+	FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::text[], $10::text[])
+	AS t(id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)`
+
+func eventsArgs(events []auditlog.Event) ([]any, error) {
 	n := len(events)
 	ids, ats := make([]uuid.UUID, n), make([]time.Time, n)
 	actors, roles, actions, types, entities, reqs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -406,7 +442,7 @@ func AppendEvents(ctx context.Context, q Querier, events []auditlog.Event) error
 	now := time.Now()
 	for i, e := range events {
 		if err := e.Validate(); err != nil {
-			return err
+			return nil, err
 		}
 		if e.ID == uuid.Nil {
 			e.ID = uuid.Must(uuid.NewV7())
@@ -425,15 +461,5 @@ func AppendEvents(ctx context.Context, q Querier, events []auditlog.Event) error
 			afters[i] = &s
 		}
 	}
-	_, err := q.Exec(ctx, `
-		INSERT INTO audit_events (id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
-		SELECT id, at, actor, actor_role, action, entity_type, entity_id, before::jsonb, after::jsonb, request_id
-		FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::text[], $10::text[])
-		AS t(id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)`,
-		ids, ats, actors, roles, actions, types, entities, befores, afters, reqs)
-	if err != nil {
-		return fmt.Errorf("append %d audit events: %w", n, err)
-	}
-	return nil
+	return []any{ids, ats, actors, roles, actions, types, entities, befores, afters, reqs}, nil
 }

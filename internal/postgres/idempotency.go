@@ -13,21 +13,45 @@ import (
 // ReserveIdempotencyKeys claims keys in the caller's transaction. A key
 // already present (committed, or being written by a concurrent transaction,
 // which this waits for) is not fresh: its request must not take effect again.
+// The same key twice in keys is fresh the first time only.
 func ReserveIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.Key) ([]bool, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
+	rows, err := q.Query(ctx, reserveKeys, reserveKeysArgs(keys)...)
+	if err != nil {
+		return nil, err
+	}
+	return freshKeys(rows, keys)
+}
+
+// QueueReserveIdempotencyKeys is ReserveIdempotencyKeys queued on b: *fresh
+// is filled in when the batch's results are read.
+func QueueReserveIdempotencyKeys(b *pgx.Batch, keys []idempotency.Key, fresh *[]bool) {
+	if len(keys) == 0 {
+		return
+	}
+	b.Queue(reserveKeys, reserveKeysArgs(keys)...).Query(func(rows pgx.Rows) error {
+		var err error
+		*fresh, err = freshKeys(rows, keys)
+		return err
+	})
+}
+
+const reserveKeys = `INSERT INTO idempotency_keys (platform_id, key, request_hash)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+	ON CONFLICT (platform_id, key) DO NOTHING
+	RETURNING platform_id, key`
+
+func reserveKeysArgs(keys []idempotency.Key) []any {
 	platforms, ks, hashes := make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
 	for i, k := range keys {
 		platforms[i], ks[i], hashes[i] = k.PlatformID, k.Key, append([]byte(nil), k.RequestHash[:]...)
 	}
-	rows, err := q.Query(ctx, `INSERT INTO idempotency_keys (platform_id, key, request_hash)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
-		ON CONFLICT (platform_id, key) DO NOTHING
-		RETURNING platform_id, key`, platforms, ks, hashes)
-	if err != nil {
-		return nil, err
-	}
+	return []any{platforms, ks, hashes}
+}
+
+func freshKeys(rows pgx.Rows, keys []idempotency.Key) ([]bool, error) {
 	type pk struct{ p, k string }
 	inserted := map[pk]bool{}
 	for rows.Next() {
@@ -68,16 +92,29 @@ func CompleteIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.
 	if len(keys) == 0 {
 		return nil
 	}
+	_, err := q.Exec(ctx, completeKeys, completeKeysArgs(keys, answers)...)
+	return err
+}
+
+// QueueCompleteIdempotencyKeys is CompleteIdempotencyKeys queued on b.
+func QueueCompleteIdempotencyKeys(b *pgx.Batch, keys []idempotency.Key, answers []idempotency.Response) {
+	if len(keys) > 0 {
+		b.Queue(completeKeys, completeKeysArgs(keys, answers)...)
+	}
+}
+
+const completeKeys = `UPDATE idempotency_keys i SET status = t.status, response = t.body
+	FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) AS t(platform_id, key, status, body)
+	WHERE i.platform_id = t.platform_id AND i.key = t.key`
+
+func completeKeysArgs(keys []idempotency.Key, answers []idempotency.Response) []any {
 	platforms, ks := make([]string, len(keys)), make([]string, len(keys))
 	statuses, bodies := make([]int32, len(keys)), make([][]byte, len(keys))
 	for i, k := range keys {
 		platforms[i], ks[i] = k.PlatformID, k.Key
 		statuses[i], bodies[i] = int32(answers[i].Status), answers[i].Body
 	}
-	_, err := q.Exec(ctx, `UPDATE idempotency_keys i SET status = t.status, response = t.body
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) AS t(platform_id, key, status, body)
-		WHERE i.platform_id = t.platform_id AND i.key = t.key`, platforms, ks, statuses, bodies)
-	return err
+	return []any{platforms, ks, statuses, bodies}
 }
 
 // QueueReserveIdempotencyKey queues on b the claim of one key (see
@@ -183,11 +220,24 @@ func ReleaseIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.K
 	if len(keys) == 0 {
 		return nil
 	}
+	_, err := q.Exec(ctx, releaseKeys, releaseKeysArgs(keys)...)
+	return err
+}
+
+// QueueReleaseIdempotencyKeys is ReleaseIdempotencyKeys queued on b.
+func QueueReleaseIdempotencyKeys(b *pgx.Batch, keys []idempotency.Key) {
+	if len(keys) > 0 {
+		b.Queue(releaseKeys, releaseKeysArgs(keys)...)
+	}
+}
+
+const releaseKeys = `DELETE FROM idempotency_keys i USING unnest($1::text[], $2::text[]) AS t(platform_id, key)
+	WHERE i.platform_id = t.platform_id AND i.key = t.key AND i.status IS NULL`
+
+func releaseKeysArgs(keys []idempotency.Key) []any {
 	platforms, ks := make([]string, len(keys)), make([]string, len(keys))
 	for i, k := range keys {
 		platforms[i], ks[i] = k.PlatformID, k.Key
 	}
-	_, err := q.Exec(ctx, `DELETE FROM idempotency_keys i USING unnest($1::text[], $2::text[]) AS t(platform_id, key)
-		WHERE i.platform_id = t.platform_id AND i.key = t.key AND i.status IS NULL`, platforms, ks)
-	return err
+	return []any{platforms, ks}
 }

@@ -32,6 +32,9 @@ import (
 // rows to lock when an account runs low and transfers spill.
 const Buckets = 16
 
+// BucketOf is the bucket a transfer with BucketKey key draws on and credits.
+func BucketOf(key uint64) int16 { return int16(key % Buckets) }
+
 // lockRank orders accounts for locking.
 var lockRank = func() map[ledger.Account]int {
 	m := map[ledger.Account]int{}
@@ -95,7 +98,7 @@ type debitPart struct {
 // concurrent transfer emptied the chosen bucket under it, it returns a
 // serialization failure (SQLSTATE 40001), which InTx retries. Any other
 // error leaves the transaction in an unknown state: roll it back.
-func PostTransfer(ctx context.Context, tx pgx.Tx, t ledger.Transfer, at time.Time) (uuid.UUID, error) {
+func PostTransfer(ctx context.Context, tx Querier, t ledger.Transfer, at time.Time) (uuid.UUID, error) {
 	p, err := newPendingTransfer(t, at)
 	if err != nil {
 		return uuid.Nil, err
@@ -152,7 +155,7 @@ func newPendingTransfer(t ledger.Transfer, at time.Time) (*PendingTransfer, erro
 		return nil, err
 	}
 	from, to, _ := ledger.Route(t.Kind)
-	p := &PendingTransfer{t: t, at: at, from: from, to: to, chosen: int16(t.BucketKey % Buckets)}
+	p := &PendingTransfer{t: t, at: at, from: from, to: to, chosen: BucketOf(t.BucketKey)}
 	p.creditBucket = p.chosen
 	if to == ledger.Treasury {
 		p.creditBucket = 0
@@ -513,3 +516,173 @@ func checkLedger(ctx context.Context, q Querier, campaignID *uuid.UUID) ([]ledge
 	}
 	return c.Finish(balances), nil
 }
+
+// BucketAmount is one bucket's part of a spread transfer.
+type BucketAmount struct {
+	Bucket int16
+	Fen    int64
+}
+
+// PostSpreadTransfer books t as one transfer that moves each part's Fen from
+// the route's from-account to its to-account in the part's own bucket. It is
+// for value whose bucket is known, such as the holds of many redemptions
+// confirmed together (each hold sits in its redemption's bucket): one
+// statement and one transfer id instead of one transfer per redemption.
+// t.AmountFen must be the parts' sum; t.BucketKey is not used.
+//
+// The rows are locked before anything is written, in PostTransfer's order
+// (account in flow order, then bucket ascending), so spread and single
+// transfers cannot deadlock on each other. When a part's bucket is short,
+// that statement writes nothing and each part is posted as its own
+// PostTransfer, which may spill.
+func PostSpreadTransfer(ctx context.Context, tx Querier, t ledger.Transfer, parts []BucketAmount, at time.Time) error {
+	p, err := newPendingSpread(t, parts, at)
+	if err != nil {
+		return err
+	}
+	if err := p.scan(tx.QueryRow(ctx, spreadTransfer, p.args)); err != nil {
+		return err
+	}
+	return p.Finish(ctx, tx)
+}
+
+// PendingSpread is a spread transfer queued on a batch by QueueSpreadTransfer.
+type PendingSpread struct {
+	t     ledger.Transfer
+	parts []BucketAmount
+	at    time.Time
+	args  pgx.NamedArgs
+
+	read, found, enough       bool
+	debited, credited, writes int64
+}
+
+// QueueSpreadTransfer queues t on b (see PostSpreadTransfer). The caller sends
+// b in its transaction, closes the results, then calls Finish in the same
+// transaction. Queue the ledger last, as with QueueTransfer.
+func QueueSpreadTransfer(b *pgx.Batch, t ledger.Transfer, parts []BucketAmount, at time.Time) (*PendingSpread, error) {
+	p, err := newPendingSpread(t, parts, at)
+	if err != nil {
+		return nil, err
+	}
+	b.Queue(spreadTransfer, p.args).QueryRow(p.scan)
+	return p, nil
+}
+
+func newPendingSpread(t ledger.Transfer, parts []BucketAmount, at time.Time) (*PendingSpread, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	from, to, _ := ledger.Route(t.Kind)
+	if from == ledger.Treasury || to == ledger.Treasury {
+		return nil, fmt.Errorf("transfer %s of campaign %s: the treasury is never spread", t.Kind, t.CampaignID)
+	}
+	n := len(parts)
+	buckets, amounts := make([]int16, n), make([]int64, n)
+	var sum int64
+	seen := map[int16]bool{}
+	for i, p := range parts {
+		if p.Bucket < 0 || p.Bucket >= Buckets || seen[p.Bucket] || p.Fen <= 0 {
+			return nil, fmt.Errorf("transfer %s of campaign %s: bad part %+v", t.Kind, t.CampaignID, p)
+		}
+		seen[p.Bucket] = true
+		buckets[i], amounts[i] = p.Bucket, p.Fen
+		sum += p.Fen
+	}
+	if sum != t.AmountFen {
+		return nil, fmt.Errorf("transfer %s of campaign %s: parts sum to %d, not %d", t.Kind, t.CampaignID, sum, t.AmountFen)
+	}
+	transferID, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("new transfer id: %w", err)
+	}
+	ids, accounts := make([]uuid.UUID, 2*n), make([]string, 2*n)
+	eBuckets, eAmounts := make([]int16, 2*n), make([]int64, 2*n)
+	for i := range 2 * n {
+		if ids[i], err = uuid.NewV7(); err != nil {
+			return nil, fmt.Errorf("new entry id: %w", err)
+		}
+		eBuckets[i] = buckets[i%n]
+		if i < n {
+			accounts[i], eAmounts[i] = string(from), -amounts[i]
+		} else {
+			accounts[i], eAmounts[i] = string(to), amounts[i%n]
+		}
+	}
+	first, second := from, to
+	if lockRank[to] < lockRank[from] {
+		first, second = to, from
+	}
+	return &PendingSpread{t: t, parts: parts, at: at, args: pgx.NamedArgs{
+		"campaign": t.CampaignID, "from": string(from), "to": string(to), "first": string(first), "second": string(second),
+		"buckets": buckets, "amounts": amounts, "transfer": transferID, "kind": string(t.Kind), "ref": t.Ref, "at": at,
+		"ids": ids, "accounts": accounts, "ebuckets": eBuckets, "eamounts": eAmounts,
+	}}, nil
+}
+
+func (p *PendingSpread) scan(row pgx.Row) error {
+	p.read = true
+	if err := row.Scan(&p.found, &p.enough, &p.debited, &p.credited, &p.writes); err != nil {
+		return fmt.Errorf("transfer %s of campaign %s across %d buckets: %w", p.t.Kind, p.t.CampaignID, len(p.parts), err)
+	}
+	return nil
+}
+
+// Finish completes a spread transfer in the transaction its batch was sent in.
+func (p *PendingSpread) Finish(ctx context.Context, tx Querier) error {
+	n := int64(len(p.parts))
+	switch {
+	case !p.read:
+		return fmt.Errorf("transfer %s of campaign %s: the batch it was queued on was not sent", p.t.Kind, p.t.CampaignID)
+	case !p.found:
+		return notInitialised(p.t.CampaignID)
+	case !p.enough:
+		for _, part := range p.parts {
+			one := p.t
+			one.AmountFen, one.BucketKey = part.Fen, uint64(part.Bucket) // BucketOf(key) is part.Bucket
+			if _, err := PostTransfer(ctx, tx, one, p.at); err != nil {
+				return err
+			}
+		}
+		return nil
+	case p.debited != n || p.credited != n || p.writes != 2*n:
+		return fmt.Errorf("transfer %s of campaign %s: wrote %d debits, %d credits, %d entries for %d buckets",
+			p.t.Kind, p.t.CampaignID, p.debited, p.credited, p.writes, n)
+	}
+	return nil
+}
+
+// spreadTransfer is PostSpreadTransfer's one statement: lock every row in
+// order, then write only if each from-bucket has its part.
+const spreadTransfer = `
+	WITH locked AS (
+		SELECT account, bucket, balance_fen FROM ledger_balances
+		WHERE campaign_id = @campaign AND account IN (@first, @second) AND bucket = ANY(@buckets::smallint[])
+		ORDER BY account = @second, bucket
+		FOR NO KEY UPDATE
+	), ready AS (
+		SELECT count(*) = 2 * cardinality(@buckets::smallint[]) AS found,
+			coalesce(bool_and(l.account <> @from OR l.balance_fen >= d.fen), false) AS enough
+		FROM locked l JOIN unnest(@buckets::smallint[], @amounts::bigint[]) AS d(bucket, fen) USING (bucket)
+	), debit AS (
+		UPDATE ledger_balances lb SET balance_fen = lb.balance_fen - d.fen
+		FROM unnest(@buckets::smallint[], @amounts::bigint[]) AS d(bucket, fen)
+		WHERE lb.campaign_id = @campaign AND lb.account = @from AND lb.bucket = d.bucket
+			AND (SELECT found AND enough FROM ready)
+		RETURNING 1
+	), credit AS (
+		UPDATE ledger_balances lb SET balance_fen = lb.balance_fen + d.fen
+		FROM unnest(@buckets::smallint[], @amounts::bigint[]) AS d(bucket, fen)
+		WHERE lb.campaign_id = @campaign AND lb.account = @to AND lb.bucket = d.bucket
+			AND (SELECT found AND enough FROM ready)
+		RETURNING 1
+	), entries AS (
+		INSERT INTO ledger_entries (id, transfer_id, campaign_id, account, bucket, amount_fen, kind, ref, created_at)
+		SELECT e.id, @transfer, @campaign, e.account, e.bucket, e.amount_fen, @kind, @ref, @at
+		FROM unnest(@ids::uuid[], @accounts::text[], @ebuckets::smallint[], @eamounts::bigint[])
+			AS e(id, account, bucket, amount_fen)
+		WHERE (SELECT found AND enough FROM ready)
+		RETURNING 1
+	)
+	SELECT found, enough, (SELECT count(*) FROM debit), (SELECT count(*) FROM credit), (SELECT count(*) FROM entries)
+	FROM ready`

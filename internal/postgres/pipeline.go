@@ -50,6 +50,16 @@ func pipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error
 	return nil
 }
 
+// QueuePlanEachRun queues on b a setting for the rest of the transaction:
+// its statements are planned for their values at every run. Statements over
+// arrays of ids (group commits) need it: the generic plan a prepared
+// statement settles on after five runs is made from the table's statistics,
+// and while those are still an empty table's, it scans the whole table.
+// Planning each run costs little when one statement serves a whole batch.
+func QueuePlanEachRun(b *pgx.Batch) {
+	b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+}
+
 // Refusal holds the first refusal (an error of the request, not of the
 // database) met while a batch's results are read. Queue functions report
 // refusals here rather than as the batch's error: pgx drops every statement

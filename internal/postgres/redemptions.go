@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/campaign"
@@ -69,33 +70,40 @@ func redemptionNotFound(id uuid.UUID) error {
 
 // GetRedemption reads one of a platform's redemptions; another platform's is NOT_FOUND.
 func GetRedemption(ctx context.Context, q Querier, platformID string, id uuid.UUID) (Redemption, error) {
-	r, err := scanRedemption(q.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 AND platform_id = $2`, id, platformID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, redemptionNotFound(id)
+	r, err := scanRedemption(q.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1`, id))
+	return ownRedemption(r, err, platformID, id)
+}
+
+// ownRedemption turns a redemption read by id alone into the platform's own
+// or NOT_FOUND. The platform is not in the WHERE clause on purpose: with
+// both columns there, the planner may pick an audit index led by
+// platform_id (and walk all of the platform's history) over the primary
+// key, which it did while the table's statistics were still those of an
+// empty table.
+func ownRedemption(r Redemption, err error, platformID string, id uuid.UUID) (Redemption, error) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && r.PlatformID != platformID) {
+		return Redemption{}, redemptionNotFound(id)
 	}
 	return r, err
 }
 
 // LockRedemption reads and locks a platform's redemption.
 func LockRedemption(ctx context.Context, tx pgx.Tx, platformID string, id uuid.UUID) (Redemption, error) {
-	r, err := scanRedemption(tx.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 AND platform_id = $2 FOR UPDATE`, id, platformID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, redemptionNotFound(id)
-	}
-	return r, err
+	r, err := scanRedemption(tx.QueryRow(ctx, `SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 FOR UPDATE`, id))
+	return ownRedemption(r, err, platformID, id)
 }
 
 // QueueLockRedemption is LockRedemption queued on b: *r is filled in when
 // the batch's results are read, or the request refused with NOT_FOUND.
 func QueueLockRedemption(b *pgx.Batch, platformID string, id uuid.UUID, r *Redemption, refused *Refusal) {
-	b.Queue(`SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 AND platform_id = $2 FOR UPDATE`, id, platformID).
+	b.Queue(`SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 FOR UPDATE`, id).
 		QueryRow(func(row pgx.Row) error {
-			var err error
-			*r, err = scanRedemption(row)
-			if errors.Is(err, pgx.ErrNoRows) {
+			got, err := scanRedemption(row)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && got.PlatformID != platformID) {
 				refused.set(redemptionNotFound(id))
 				return nil
 			}
+			*r = got
 			return err
 		})
 }
@@ -330,4 +338,82 @@ func InsertRefund(ctx context.Context, q Querier, r Refund) error {
 	_, err := q.Exec(ctx, `INSERT INTO refunds (id, redemption_id, refund_no, refund_fen, clawback_fen, created_at)
 		VALUES ($1,$2,$3,$4,$5,$6)`, r.ID, r.RedemptionID, r.RefundNo, r.RefundFen, r.ClawbackFen, r.CreatedAt)
 	return err
+}
+
+// QueueLockRedemptions queues on b the reading and locking of redemptions
+// by id, in id order, so batches locking overlapping sets cannot deadlock:
+// *byID is filled in when the batch's results are read. Ids not found are
+// absent from it; RedemptionOf picks a platform's own.
+//
+// Statements over an array of ids need plans made for their values: a
+// prepared statement's generic plan, made while the table's statistics were
+// still those of an empty table, scans the whole table for every batch. A
+// transaction that queues them runs under PlanEachRun.
+func QueueLockRedemptions(b *pgx.Batch, ids []uuid.UUID, byID *map[uuid.UUID]Redemption) {
+	b.Queue(lockRedemptions, ids).Query(func(rows pgx.Rows) error {
+		var err error
+		*byID, err = collectRedemptions(rows, len(ids))
+		return err
+	})
+}
+
+const lockRedemptions = `SELECT ` + redemptionColumns + ` FROM redemptions WHERE id = ANY($1) ORDER BY id FOR UPDATE`
+
+func collectRedemptions(rows pgx.Rows, n int) (map[uuid.UUID]Redemption, error) {
+	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Redemption, error) { return scanRedemption(r) })
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]Redemption, n)
+	for _, r := range rs {
+		byID[r.ID] = r
+	}
+	return byID, nil
+}
+
+// RedemptionOf is the platform's redemption id out of those
+// QueueLockRedemptions read, or NOT_FOUND.
+func RedemptionOf(byID map[uuid.UUID]Redemption, platformID string, id uuid.UUID) (Redemption, error) {
+	r, ok := byID[id]
+	if !ok {
+		return ownRedemption(r, pgx.ErrNoRows, platformID, id)
+	}
+	return ownRedemption(r, nil, platformID, id)
+}
+
+// QueueConfirmRedemptions queues on b the confirmation of many redemptions
+// in one statement: status, channel transaction, paid amount, time and
+// receipt.
+func QueueConfirmRedemptions(b *pgx.Batch, rs []Redemption) {
+	n := len(rs)
+	if n == 0 {
+		return
+	}
+	ids, statuses, txns := make([]uuid.UUID, n), make([]string, n), make([]string, n)
+	paid, at, receipts := make([]*int64, n), make([]*time.Time, n), make([]*string, n)
+	updated := make([]time.Time, n)
+	for i, r := range rs {
+		ids[i], statuses[i], txns[i], paid[i], at[i], updated[i] = r.ID, r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.UpdatedAt
+		if r.Receipt != nil {
+			receipt := string(r.Receipt)
+			receipts[i] = &receipt
+		}
+	}
+	b.Queue(`UPDATE redemptions r SET status = t.status, channel_txn_id = nullif(t.txn, ''),
+		paid_fen = t.paid, confirmed_at = t.at, receipt = t.receipt::jsonb, updated_at = t.updated
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[], $7::timestamptz[])
+			AS t(id, status, txn, paid, at, receipt, updated)
+		WHERE r.id = t.id`, ids, statuses, txns, paid, at, receipts, updated).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != int64(n) {
+			return fmt.Errorf("confirm %d redemptions: %d rows updated", n, tag.RowsAffected())
+		}
+		return nil
+	})
+}
+
+// QueueSetVouchersStatus queues on b the move of many vouchers to status.
+func QueueSetVouchersStatus(b *pgx.Batch, ids []uuid.UUID, status voucher.Status, at time.Time) {
+	if len(ids) > 0 {
+		b.Queue(`UPDATE vouchers SET status = $2, updated_at = $3 WHERE id = ANY($1)`, ids, status, at)
+	}
 }

@@ -1,0 +1,255 @@
+package checkout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/auditlog"
+	"github.com/tongquan/tongquan/internal/idempotency"
+	"github.com/tongquan/tongquan/internal/ledger"
+	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/redemption"
+	"github.com/tongquan/tongquan/internal/voucher"
+)
+
+// ConfirmInput is phase two, after the payment succeeded.
+type ConfirmInput struct {
+	Channel      string
+	ChannelTxnID string
+	PaidFen      int64
+}
+
+// Confirm redeems a reservation once the platform's payment succeeded, and
+// signs a receipt. Confirms are group-committed: concurrent confirms share
+// one transaction (see groupCommit), with one write per table and one ledger
+// transfer per campaign, so a burst costs a few commits instead of one per
+// confirm. The answer is rendered inside that transaction and stored under
+// the idempotency key, so a retry gets the same bytes.
+func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in ConfirmInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
+	step := &confirmStep{req: req, id: id, in: in, render: render, done: make(chan stepResult, 1)}
+	if err := s.confirms.submit(step); err != nil {
+		return idempotency.Response{}, err
+	}
+	select {
+	case r := <-step.done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		// The batch may still commit; a retry with the same key replays it.
+		return idempotency.Response{}, apperr.Wrap(ctx.Err(), apperr.CodeUnavailable,
+			"the confirmation did not finish in time; retry with the same Idempotency-Key")
+	}
+}
+
+type confirmStep struct {
+	req    Request
+	id     uuid.UUID
+	in     ConfirmInput
+	render idempotency.Renderer[postgres.Redemption]
+	done   chan stepResult
+}
+
+// stepResult is one step's answer, or why it was refused.
+type stepResult struct {
+	resp idempotency.Response
+	err  error
+}
+
+// batchTimeout bounds one shared transaction. It runs detached from the
+// requests it serves, since each of them may give up on its own.
+const batchTimeout = 30 * time.Second
+
+func (s *Service) commitConfirms(batch []*confirmStep) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var out []stepResult
+	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
+		var err error
+		out, err = s.confirmBatch(ctx, tx, batch)
+		return err
+	})
+	for i, step := range batch {
+		if err != nil {
+			step.done <- stepResult{err: err}
+			continue
+		}
+		step.done <- out[i]
+	}
+}
+
+// confirmBatch is the shared transaction's body, in three round trips: the
+// keys and the redemptions' locks; every write; the commit. It is run again
+// from scratch if the transaction is retried, so it only computes outcomes.
+// Rows are locked in the service's order: keys, redemptions, vouchers, then
+// the ledger.
+func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch []*confirmStep) ([]stepResult, error) {
+	out := make([]stepResult, len(batch))
+	keys, ids := make([]idempotency.Key, len(batch)), make([]uuid.UUID, len(batch))
+	for i, step := range batch {
+		keys[i], ids[i] = step.req.Idem, step.id
+	}
+	var fresh []bool
+	var rows map[uuid.UUID]postgres.Redemption
+	reads := &pgx.Batch{}
+	postgres.QueuePlanEachRun(reads)
+	postgres.QueueReserveIdempotencyKeys(reads, keys, &fresh)
+	// Locking the redemption of a step whose key turns out taken is harmless:
+	// it is not written, and the lock ends with the transaction.
+	postgres.QueueLockRedemptions(reads, ids, &rows)
+	if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+		return nil, err
+	}
+
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var (
+		confirmed []postgres.Redemption
+		vouchers  []uuid.UUID
+		events    []auditlog.Event
+		doneKeys  []idempotency.Key
+		answers   []idempotency.Response
+		refused   []idempotency.Key
+	)
+	for i, step := range batch {
+		if !fresh[i] {
+			// A twin request holds the key: the HTTP layer replays its answer.
+			out[i].err = idempotency.ErrDuplicate
+			continue
+		}
+		r, err := s.confirmOne(rows, step, now)
+		if err == nil {
+			out[i].resp, err = step.render(r)
+		}
+		var e auditlog.Event
+		if err == nil {
+			before := rows[r.ID]
+			e, err = s.event(step.req, "redemption.confirmed", r, &before)
+		}
+		if err != nil {
+			// Refused: its key is released, so a retry is judged again.
+			out[i].err = err
+			refused = append(refused, keys[i])
+			continue
+		}
+		rows[r.ID] = r // a second confirm of it in this batch finds it confirmed
+		confirmed, vouchers, events = append(confirmed, r), append(vouchers, r.VoucherID), append(events, e)
+		doneKeys, answers = append(doneKeys, keys[i]), append(answers, out[i].resp)
+	}
+
+	writes := &pgx.Batch{}
+	postgres.QueueConfirmRedemptions(writes, confirmed)
+	postgres.QueueSetVouchersStatus(writes, vouchers, voucher.Redeemed, now)
+	if err := postgres.QueueEvents(writes, events); err != nil {
+		return nil, err
+	}
+	postgres.QueueCompleteIdempotencyKeys(writes, doneKeys, answers)
+	postgres.QueueReleaseIdempotencyKeys(writes, refused)
+	// Last: the ledger's bucket rows stay locked until commit.
+	moves, err := queueSpreadMoves(writes, confirmed, ledger.Redemption, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(writes.QueuedQueries) > 0 {
+		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range moves {
+		if err := m.Finish(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// confirmOne checks one confirmation against its locked redemption and
+// returns the redemption as confirmed, with its signed receipt.
+func (s *Service) confirmOne(rows map[uuid.UUID]postgres.Redemption, step *confirmStep, now time.Time) (postgres.Redemption, error) {
+	r, err := postgres.RedemptionOf(rows, step.req.PlatformID, step.id)
+	if err != nil {
+		return r, err
+	}
+	if err := wantStatus(r, "reserved", "confirm"); err != nil {
+		return r, err
+	}
+	in := step.in
+	if !now.Before(r.HoldExpiresAt) {
+		return r, apperr.New(redemption.CodeHoldExpired, "the hold expired at %s; reserve again", r.HoldExpiresAt.Format(time.RFC3339))
+	}
+	if in.Channel != r.Channel {
+		return r, apperr.New(redemption.CodeChannelMismatch, "the reservation was for %s, not %s", r.Channel, in.Channel)
+	}
+	if want := r.AmountFen - r.DiscountFen; in.PaidFen != want {
+		return r, apperr.New(redemption.CodePaidMismatch, "paid_fen must be the order amount minus the discount: %d", want)
+	}
+	r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.UpdatedAt = "confirmed", in.ChannelTxnID, &in.PaidFen, &now, now
+	receipt, err := s.signer.Sign(redemption.ReceiptBody{
+		RedemptionID: r.ID, PlatformID: r.PlatformID, OrderNo: r.OrderNo, VoucherCode: r.VoucherCode,
+		CampaignID: r.CampaignID, MerchantID: r.MerchantID, AmountFen: r.AmountFen, DiscountFen: r.DiscountFen,
+		PaidFen: in.PaidFen, Currency: "CNY", PaymentChannel: r.Channel, ChannelTransactionID: in.ChannelTxnID,
+		ConfirmedAt: now,
+	})
+	if err != nil {
+		return r, err
+	}
+	r.Receipt, err = json.Marshal(receipt)
+	return r, err
+}
+
+// queueSpreadMoves queues on b the redemptions' discounts as one transfer of
+// kind per campaign, each redemption's part in its own bucket (the bucket
+// every movement of that redemption uses), campaigns in id order. Finish
+// each once b is sent.
+func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, at time.Time) ([]*postgres.PendingSpread, error) {
+	type campaignParts struct {
+		total int64
+		parts map[int16]int64
+		first uuid.UUID
+		n     int
+	}
+	byCampaign := map[uuid.UUID]*campaignParts{}
+	for _, r := range rs {
+		if r.DiscountFen == 0 {
+			continue
+		}
+		c := byCampaign[r.CampaignID]
+		if c == nil {
+			c = &campaignParts{parts: map[int16]int64{}, first: r.ID}
+			byCampaign[r.CampaignID] = c
+		}
+		c.n++
+		c.total += r.DiscountFen
+		c.parts[postgres.BucketOf(ledger.KeyOf(r.ID))] += r.DiscountFen
+	}
+	campaigns := make([]uuid.UUID, 0, len(byCampaign))
+	for id := range byCampaign {
+		campaigns = append(campaigns, id)
+	}
+	slices.SortFunc(campaigns, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	var moves []*postgres.PendingSpread
+	for _, id := range campaigns {
+		c := byCampaign[id]
+		parts := make([]postgres.BucketAmount, 0, len(c.parts))
+		for b, fen := range c.parts {
+			parts = append(parts, postgres.BucketAmount{Bucket: b, Fen: fen})
+		}
+		slices.SortFunc(parts, func(a, b postgres.BucketAmount) int { return int(a.Bucket) - int(b.Bucket) })
+		t := ledger.Transfer{CampaignID: id, Kind: kind, AmountFen: c.total, Ref: "redemption:" + c.first.String()}
+		if c.n > 1 {
+			// One transfer for many: the ref names the first and how many
+			// more; each redemption has its own audit event.
+			t.Ref = fmt.Sprintf("redemptions:%s+%d", c.first, c.n-1)
+		}
+		m, err := postgres.QueueSpreadTransfer(b, t, parts, at)
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, m)
+	}
+	return moves, nil
+}
