@@ -23,7 +23,6 @@ import (
 	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
-	"github.com/tongquan/tongquan/internal/registry"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
@@ -34,6 +33,7 @@ type Service struct {
 	hasher *holder.Hasher
 	signer *redemption.Signer
 
+	reserves groupCommit[*reserveStep]
 	confirms groupCommit[*confirmStep]
 }
 
@@ -50,6 +50,7 @@ func New(pool *pgxpool.Pool, opt Options) *Service {
 		opt.Now = time.Now
 	}
 	s := &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, signer: opt.Signer}
+	s.reserves.commit = s.commitReserves
 	s.confirms.commit = s.commitConfirms
 	return s
 }
@@ -62,94 +63,6 @@ type Request struct {
 	PlatformID string
 	Idem       idempotency.Key
 	RequestID  string
-}
-
-// ReserveInput is phase one of checkout.
-type ReserveInput struct {
-	VoucherCode string
-	IDNumber    string
-	Order       redemption.Order
-	Channel     string
-}
-
-// Reserve holds a voucher for an order: every rule checked, the voucher
-// reserved, its value (or the trade-in subsidy) held in the ledger until the
-// hold expires.
-func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
-	hash, err := s.holderHash(in.IDNumber)
-	if err != nil {
-		return idempotency.Response{}, err
-	}
-	if err := in.Order.Validate(); err != nil {
-		return idempotency.Response{}, err
-	}
-	var resp idempotency.Response
-	err = postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
-		// Two round trips before the commit: the key, the voucher's lock and
-		// the reads the rules need; then every write. The statements run in
-		// the order they are queued, which is the lock order.
-		var (
-			v        voucher.Voucher
-			c        campaign.Campaign
-			merchant *registry.Merchant
-			refused  postgres.Refusal
-		)
-		reads := &pgx.Batch{}
-		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
-		postgres.QueueLockVoucherByCode(reads, in.VoucherCode, &v, &refused)
-		postgres.QueueCampaignOfVoucher(reads, in.VoucherCode, &c, &refused)
-		postgres.QueueMerchantForCheckout(reads, req.PlatformID, in.Order.MerchantID, &merchant)
-		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
-			return err
-		}
-		if err := refused.Err(); err != nil {
-			return err
-		}
-		now := s.now().UTC().Truncate(time.Microsecond)
-		out, err := redemption.Check(v, in.Order, redemption.Context{
-			Campaign: &c, Merchant: merchant, PlatformID: req.PlatformID, Channel: in.Channel, HolderHash: hash, Now: now,
-		})
-		if err != nil {
-			return err
-		}
-		r := postgres.Redemption{
-			ID: uuid.Must(uuid.NewV7()), PlatformID: req.PlatformID, OrderNo: in.Order.OrderNo, VoucherID: v.ID,
-			VoucherCode: v.Code, CampaignID: c.ID, Kind: string(c.Kind), Holder: hash, MerchantID: in.Order.MerchantID,
-			AmountFen: in.Order.AmountFen, DiscountFen: out.DiscountFen, MinSpendFen: v.MinSpendFen, Channel: in.Channel,
-			Status: "reserved", SerialNumber: out.SerialNumber, Category: out.Category,
-			HoldExpiresAt: now.Add(time.Duration(c.HoldMinutes) * time.Minute), CreatedAt: now, UpdatedAt: now,
-		}
-		if resp, err = render(r); err != nil {
-			return err
-		}
-		kind := ledger.Hold
-		if c.Kind == campaign.KindTradeIn {
-			kind = ledger.SubsidyHold // the subsidy is drawn from the budget at checkout
-		}
-		writes := &pgx.Batch{}
-		postgres.QueueInsertRedemption(writes, r)
-		order := postgres.QueueAddOrderVoucher(writes, req.PlatformID, in.Order.OrderNo, orderFingerprint(in.Order),
-			c.Rules.Eligibility.MaxVouchersPerOrder)
-		postgres.QueueSetVoucherStatus(writes, v.ID, voucher.Reserved, now)
-		if err := s.queueAudit(writes, req, "redemption.reserved", r, nil); err != nil {
-			return err
-		}
-		postgres.QueueCompleteIdempotencyKey(writes, req.Idem, resp)
-		// Last: the ledger's bucket rows stay locked until commit, so they
-		// are touched as late as possible.
-		move, err := queueMove(writes, r, kind, r.DiscountFen, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
-			return err
-		}
-		if err := order.Finish(ctx, tx); err != nil {
-			return err
-		}
-		return move.finish(ctx, tx)
-	})
-	return resp, err
 }
 
 // Cancel releases a reservation; the voucher goes back to its holder.

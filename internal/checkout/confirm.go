@@ -150,6 +150,7 @@ func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch [
 	postgres.QueueCompleteIdempotencyKeys(writes, doneKeys, answers)
 	postgres.QueueReleaseIdempotencyKeys(writes, refused)
 	// Last: the ledger's bucket rows stay locked until commit.
+	postgres.QueuePlanCached(writes)
 	moves, err := queueSpreadMoves(writes, confirmed, ledger.Redemption, now)
 	if err != nil {
 		return nil, err

@@ -530,11 +530,14 @@ type BucketAmount struct {
 // statement and one transfer id instead of one transfer per redemption.
 // t.AmountFen must be the parts' sum; t.BucketKey is not used.
 //
-// The rows are locked before anything is written, in PostTransfer's order
+// Rows are locked before anything is written, in PostTransfer's order
 // (account in flow order, then bucket ascending), so spread and single
-// transfers cannot deadlock on each other. When a part's bucket is short,
-// that statement writes nothing and each part is posted as its own
-// PostTransfer, which may spill.
+// transfers cannot deadlock on each other. When a from-bucket is short, that
+// statement writes nothing and the transfer spills, as PostTransfer does: it
+// locks every bucket of the from-account, in order, and draws each part's
+// shortfall from the others; the credits stay in the parts' buckets. When the
+// account as a whole is short it returns BUDGET_EXHAUSTED and has written
+// nothing.
 func PostSpreadTransfer(ctx context.Context, tx Querier, t ledger.Transfer, parts []BucketAmount, at time.Time) error {
 	p, err := newPendingSpread(t, parts, at)
 	if err != nil {
@@ -548,13 +551,18 @@ func PostSpreadTransfer(ctx context.Context, tx Querier, t ledger.Transfer, part
 
 // PendingSpread is a spread transfer queued on a batch by QueueSpreadTransfer.
 type PendingSpread struct {
-	t     ledger.Transfer
-	parts []BucketAmount
-	at    time.Time
-	args  pgx.NamedArgs
+	t        ledger.Transfer
+	from, to ledger.Account
+	parts    []BucketAmount
+	at       time.Time
+	args     pgx.NamedArgs
 
-	read, found, enough       bool
-	debited, credited, writes int64
+	read  bool
+	seen  bool // every debited bucket had enough in the statement's snapshot; rows were locked
+	found bool // every row exists
+	// enough: every debited bucket had enough once locked; the transfer is written
+	enough  bool
+	written int64 // debits + credits + entries
 }
 
 // QueueSpreadTransfer queues t on b (see PostSpreadTransfer). The caller sends
@@ -577,103 +585,195 @@ func newPendingSpread(t ledger.Transfer, parts []BucketAmount, at time.Time) (*P
 	if from == ledger.Treasury || to == ledger.Treasury {
 		return nil, fmt.Errorf("transfer %s of campaign %s: the treasury is never spread", t.Kind, t.CampaignID)
 	}
-	n := len(parts)
-	buckets, amounts := make([]int16, n), make([]int64, n)
 	var sum int64
 	seen := map[int16]bool{}
-	for i, p := range parts {
+	for _, p := range parts {
 		if p.Bucket < 0 || p.Bucket >= Buckets || seen[p.Bucket] || p.Fen <= 0 {
 			return nil, fmt.Errorf("transfer %s of campaign %s: bad part %+v", t.Kind, t.CampaignID, p)
 		}
 		seen[p.Bucket] = true
-		buckets[i], amounts[i] = p.Bucket, p.Fen
 		sum += p.Fen
 	}
-	if sum != t.AmountFen {
+	if sum != t.AmountFen || len(parts) == 0 {
 		return nil, fmt.Errorf("transfer %s of campaign %s: parts sum to %d, not %d", t.Kind, t.CampaignID, sum, t.AmountFen)
 	}
+	p := &PendingSpread{t: t, from: from, to: to, parts: parts, at: at}
+	args, err := p.statementArgs(parts)
+	p.args = args
+	return p, err
+}
+
+// statementArgs are spreadTransfer's arguments for debits from the
+// from-account's buckets and credits to the parts' buckets of the to-account.
+func (p *PendingSpread) statementArgs(debits []BucketAmount) (pgx.NamedArgs, error) {
 	transferID, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("new transfer id: %w", err)
 	}
-	ids, accounts := make([]uuid.UUID, 2*n), make([]string, 2*n)
-	eBuckets, eAmounts := make([]int16, 2*n), make([]int64, 2*n)
-	for i := range 2 * n {
-		if ids[i], err = uuid.NewV7(); err != nil {
-			return nil, fmt.Errorf("new entry id: %w", err)
+	var ids []uuid.UUID
+	var accounts []string
+	var dBuckets, cBuckets, eBuckets []int16
+	var dAmounts, cAmounts, eAmounts []int64
+	entry := func(account ledger.Account, bucket int16, fen int64) error {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("new entry id: %w", err)
 		}
-		eBuckets[i] = buckets[i%n]
-		if i < n {
-			accounts[i], eAmounts[i] = string(from), -amounts[i]
-		} else {
-			accounts[i], eAmounts[i] = string(to), amounts[i%n]
+		ids, accounts = append(ids, id), append(accounts, string(account))
+		eBuckets, eAmounts = append(eBuckets, bucket), append(eAmounts, fen)
+		return nil
+	}
+	for _, d := range debits {
+		dBuckets, dAmounts = append(dBuckets, d.Bucket), append(dAmounts, d.Fen)
+		if err := entry(p.from, d.Bucket, -d.Fen); err != nil {
+			return nil, err
 		}
 	}
-	first, second := from, to
-	if lockRank[to] < lockRank[from] {
-		first, second = to, from
+	for _, c := range p.parts {
+		cBuckets, cAmounts = append(cBuckets, c.Bucket), append(cAmounts, c.Fen)
+		if err := entry(p.to, c.Bucket, c.Fen); err != nil {
+			return nil, err
+		}
 	}
-	return &PendingSpread{t: t, parts: parts, at: at, args: pgx.NamedArgs{
-		"campaign": t.CampaignID, "from": string(from), "to": string(to), "first": string(first), "second": string(second),
-		"buckets": buckets, "amounts": amounts, "transfer": transferID, "kind": string(t.Kind), "ref": t.Ref, "at": at,
+	first, second := p.from, p.to
+	if lockRank[p.to] < lockRank[p.from] {
+		first, second = p.to, p.from
+	}
+	return pgx.NamedArgs{
+		"campaign": p.t.CampaignID, "from": string(p.from), "to": string(p.to), "first": string(first), "second": string(second),
+		"dbuckets": dBuckets, "damounts": dAmounts, "cbuckets": cBuckets, "camounts": cAmounts,
+		"transfer": transferID, "kind": string(p.t.Kind), "ref": p.t.Ref, "at": p.at,
 		"ids": ids, "accounts": accounts, "ebuckets": eBuckets, "eamounts": eAmounts,
-	}}, nil
+	}, nil
 }
 
 func (p *PendingSpread) scan(row pgx.Row) error {
 	p.read = true
-	if err := row.Scan(&p.found, &p.enough, &p.debited, &p.credited, &p.writes); err != nil {
+	if err := row.Scan(&p.seen, &p.found, &p.enough, &p.written); err != nil {
 		return fmt.Errorf("transfer %s of campaign %s across %d buckets: %w", p.t.Kind, p.t.CampaignID, len(p.parts), err)
 	}
 	return nil
 }
 
-// Finish completes a spread transfer in the transaction its batch was sent in.
+// Finish completes a spread transfer in the transaction its batch was sent
+// in, spilling when a from-bucket was short.
 func (p *PendingSpread) Finish(ctx context.Context, tx Querier) error {
-	n := int64(len(p.parts))
-	switch {
-	case !p.read:
+	if !p.read {
 		return fmt.Errorf("transfer %s of campaign %s: the batch it was queued on was not sent", p.t.Kind, p.t.CampaignID)
+	}
+	if !p.seen {
+		if err := p.spill(ctx, tx); err != nil {
+			return err
+		}
+	}
+	debits := len(p.args["dbuckets"].([]int16))
+	switch {
 	case !p.found:
 		return notInitialised(p.t.CampaignID)
 	case !p.enough:
-		for _, part := range p.parts {
-			one := p.t
-			one.AmountFen, one.BucketKey = part.Fen, uint64(part.Bucket) // BucketOf(key) is part.Bucket
-			if _, err := PostTransfer(ctx, tx, one, p.at); err != nil {
-				return err
-			}
-		}
-		return nil
-	case p.debited != n || p.credited != n || p.writes != 2*n:
-		return fmt.Errorf("transfer %s of campaign %s: wrote %d debits, %d credits, %d entries for %d buckets",
-			p.t.Kind, p.t.CampaignID, p.debited, p.credited, p.writes, n)
+		// Drawn on concurrently between the snapshot and the lock: spilling
+		// now, with some rows locked out of order, could deadlock.
+		return &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(
+			"%s of campaign %s was drawn on concurrently; retry the transaction", p.from, p.t.CampaignID)}
+	case p.written != int64(2*(debits+len(p.parts))):
+		return fmt.Errorf("transfer %s of campaign %s: %d rows written for %d debits and %d credits",
+			p.t.Kind, p.t.CampaignID, p.written, debits, len(p.parts))
 	}
 	return nil
 }
 
-// spreadTransfer is PostSpreadTransfer's one statement: lock every row in
-// order, then write only if each from-bucket has its part.
-const spreadTransfer = `
-	WITH locked AS (
+// spill locks every bucket of the from-account and the parts' buckets of the
+// to-account, in lock order, draws each part first from its own bucket and
+// the shortfall from the others in bucket order, and books that.
+func (p *PendingSpread) spill(ctx context.Context, tx Querier) error {
+	rows, err := tx.Query(ctx, `
 		SELECT account, bucket, balance_fen FROM ledger_balances
-		WHERE campaign_id = @campaign AND account IN (@first, @second) AND bucket = ANY(@buckets::smallint[])
+		WHERE campaign_id = @campaign AND (account = @from OR (account = @to AND bucket = ANY(@cbuckets::smallint[])))
+		ORDER BY account = @second, bucket
+		FOR NO KEY UPDATE`, p.args)
+	if err != nil {
+		return fmt.Errorf("lock %s of campaign %s: %w", p.from, p.t.CampaignID, err)
+	}
+	balances := make([]int64, Buckets)
+	var total int64
+	var account string
+	var bucket int16
+	var fen int64
+	n := 0
+	_, err = pgx.ForEachRow(rows, []any{&account, &bucket, &fen}, func() error {
+		n++
+		if account == string(p.from) {
+			balances[bucket] = fen
+			total += fen
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("lock %s of campaign %s: %w", p.from, p.t.CampaignID, err)
+	}
+	if n != Buckets+len(p.parts) {
+		return notInitialised(p.t.CampaignID)
+	}
+	if total < p.t.AmountFen {
+		return ledger.Exhausted(p.t.CampaignID, p.t.Kind, p.from, total, p.t.AmountFen)
+	}
+	take := make([]int64, Buckets)
+	var short int64
+	for _, part := range p.parts {
+		own := min(balances[part.Bucket], part.Fen)
+		take[part.Bucket] += own
+		balances[part.Bucket] -= own
+		short += part.Fen - own
+	}
+	for b := range Buckets {
+		more := min(balances[b], short)
+		take[b] += more
+		short -= more
+	}
+	var debits []BucketAmount
+	for b, fen := range take {
+		if fen > 0 {
+			debits = append(debits, BucketAmount{Bucket: int16(b), Fen: fen})
+		}
+	}
+	if p.args, err = p.statementArgs(debits); err != nil {
+		return err
+	}
+	return p.scan(tx.QueryRow(ctx, spreadTransfer, p.args))
+}
+
+// spreadTransfer is PostSpreadTransfer's one statement. It locks nothing
+// when a debited bucket is short in its snapshot, so that the spill can lock
+// the whole account in order; otherwise it locks every row in order, and
+// writes only if each debited bucket still has its amount.
+const spreadTransfer = `
+	WITH seen AS (
+		SELECT count(*) = cardinality(@dbuckets::smallint[]) AND coalesce(bool_and(lb.balance_fen >= d.fen), false) AS enough
+		FROM ledger_balances lb JOIN unnest(@dbuckets::smallint[], @damounts::bigint[]) AS d(bucket, fen) ON lb.bucket = d.bucket
+		WHERE lb.campaign_id = @campaign AND lb.account = @from
+	), locked AS (
+		SELECT account, bucket, balance_fen FROM ledger_balances
+		WHERE campaign_id = @campaign AND ((account = @from AND bucket = ANY(@dbuckets::smallint[]))
+			OR (account = @to AND bucket = ANY(@cbuckets::smallint[])))
+			AND (SELECT enough FROM seen)
 		ORDER BY account = @second, bucket
 		FOR NO KEY UPDATE
 	), ready AS (
-		SELECT count(*) = 2 * cardinality(@buckets::smallint[]) AS found,
-			coalesce(bool_and(l.account <> @from OR l.balance_fen >= d.fen), false) AS enough
-		FROM locked l JOIN unnest(@buckets::smallint[], @amounts::bigint[]) AS d(bucket, fen) USING (bucket)
+		SELECT count(*) FILTER (WHERE l.account = @from) = cardinality(@dbuckets::smallint[])
+				AND count(*) FILTER (WHERE l.account = @to) = cardinality(@cbuckets::smallint[]) AS found,
+			coalesce(bool_and(l.balance_fen >= d.fen) FILTER (WHERE l.account = @from), false) AS enough
+		FROM locked l LEFT JOIN unnest(@dbuckets::smallint[], @damounts::bigint[]) AS d(bucket, fen)
+			ON l.account = @from AND l.bucket = d.bucket
 	), debit AS (
 		UPDATE ledger_balances lb SET balance_fen = lb.balance_fen - d.fen
-		FROM unnest(@buckets::smallint[], @amounts::bigint[]) AS d(bucket, fen)
+		FROM unnest(@dbuckets::smallint[], @damounts::bigint[]) AS d(bucket, fen)
 		WHERE lb.campaign_id = @campaign AND lb.account = @from AND lb.bucket = d.bucket
 			AND (SELECT found AND enough FROM ready)
 		RETURNING 1
 	), credit AS (
-		UPDATE ledger_balances lb SET balance_fen = lb.balance_fen + d.fen
-		FROM unnest(@buckets::smallint[], @amounts::bigint[]) AS d(bucket, fen)
-		WHERE lb.campaign_id = @campaign AND lb.account = @to AND lb.bucket = d.bucket
+		UPDATE ledger_balances lb SET balance_fen = lb.balance_fen + c.fen
+		FROM unnest(@cbuckets::smallint[], @camounts::bigint[]) AS c(bucket, fen)
+		WHERE lb.campaign_id = @campaign AND lb.account = @to AND lb.bucket = c.bucket
 			AND (SELECT found AND enough FROM ready)
 		RETURNING 1
 	), entries AS (
@@ -684,5 +784,6 @@ const spreadTransfer = `
 		WHERE (SELECT found AND enough FROM ready)
 		RETURNING 1
 	)
-	SELECT found, enough, (SELECT count(*) FROM debit), (SELECT count(*) FROM credit), (SELECT count(*) FROM entries)
+	SELECT (SELECT enough FROM seen), found, enough,
+		(SELECT count(*) FROM debit) + (SELECT count(*) FROM credit) + (SELECT count(*) FROM entries)
 	FROM ready`

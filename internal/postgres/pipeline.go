@@ -50,14 +50,21 @@ func pipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error
 	return nil
 }
 
-// QueuePlanEachRun queues on b a setting for the rest of the transaction:
-// its statements are planned for their values at every run. Statements over
-// arrays of ids (group commits) need it: the generic plan a prepared
-// statement settles on after five runs is made from the table's statistics,
-// and while those are still an empty table's, it scans the whole table.
-// Planning each run costs little when one statement serves a whole batch.
+// QueuePlanEachRun queues on b a setting for the rest of the transaction,
+// or until QueuePlanCached: statements are planned for their values at every
+// run. Statements over arrays of ids (group commits) need it: the generic
+// plan a prepared statement settles on after five runs is made from the
+// table's statistics, and while those are still an empty table's, it scans
+// the whole table. Planning each run costs little when one statement serves
+// a whole batch, except for the ledger's large statements, which touch only
+// a campaign's few balance rows: queue those after QueuePlanCached.
 func QueuePlanEachRun(b *pgx.Batch) {
 	b.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+}
+
+// QueuePlanCached undoes QueuePlanEachRun for the rest of the transaction.
+func QueuePlanCached(b *pgx.Batch) {
+	b.Queue("SET LOCAL plan_cache_mode = auto")
 }
 
 // Refusal holds the first refusal (an error of the request, not of the

@@ -417,3 +417,104 @@ func QueueSetVouchersStatus(b *pgx.Batch, ids []uuid.UUID, status voucher.Status
 		b.Queue(`UPDATE vouchers SET status = $2, updated_at = $3 WHERE id = ANY($1)`, ids, status, at)
 	}
 }
+
+// QueueLockVouchersByCode queues on b the reading and locking of vouchers by
+// code, in id order: *byCode is filled in when the batch's results are read,
+// without the codes no voucher has. Run under PlanEachRun.
+func QueueLockVouchersByCode(b *pgx.Batch, codes []string, byCode *map[string]voucher.Voucher) {
+	b.Queue(`SELECT `+voucherColumns+` FROM vouchers WHERE code = ANY($1) ORDER BY id FOR UPDATE`, codes).
+		Query(func(rows pgx.Rows) error {
+			vs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (voucher.Voucher, error) { return scanVoucher(r) })
+			if err != nil {
+				return err
+			}
+			*byCode = make(map[string]voucher.Voucher, len(vs))
+			for _, v := range vs {
+				(*byCode)[v.Code] = v
+			}
+			return nil
+		})
+}
+
+// QueueCampaignsOfVouchers queues on b the read of the campaigns of the
+// vouchers with codes (queue it after their lock: a voucher never changes
+// campaign). Run under PlanEachRun.
+func QueueCampaignsOfVouchers(b *pgx.Batch, codes []string, byID *map[uuid.UUID]campaign.Campaign) {
+	b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id IN (SELECT campaign_id FROM vouchers WHERE code = ANY($1))`, codes).
+		Query(func(rows pgx.Rows) error {
+			cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.Campaign, error) { return scanCampaign(r) })
+			if err != nil {
+				return err
+			}
+			*byID = make(map[uuid.UUID]campaign.Campaign, len(cs))
+			for _, c := range cs {
+				(*byID)[c.ID] = c
+			}
+			return nil
+		})
+}
+
+// MerchantRef names one platform's merchant.
+type MerchantRef struct{ PlatformID, MerchantID string }
+
+// QueueMerchantsForCheckout is QueueMerchantForCheckout for many merchants:
+// *byRef is filled in without the ones that do not exist.
+func QueueMerchantsForCheckout(b *pgx.Batch, refs []MerchantRef, byRef *map[MerchantRef]registry.Merchant) {
+	platforms, merchants := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		platforms[i], merchants[i] = r.PlatformID, r.MerchantID
+	}
+	b.Queue(`SELECT `+merchantColumns+` FROM merchants
+		WHERE (platform_id, merchant_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, platforms, merchants).
+		Query(func(rows pgx.Rows) error {
+			ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (registry.Merchant, error) { return scanMerchant(r) })
+			if err != nil {
+				return fmt.Errorf("read %d merchants: %w", len(refs), err)
+			}
+			*byRef = make(map[MerchantRef]registry.Merchant, len(ms))
+			for _, m := range ms {
+				(*byRef)[MerchantRef{m.PlatformID, m.MerchantID}] = m
+			}
+			return nil
+		})
+}
+
+// QueueInsertRedemptions queues on b the insert of many new reservations in
+// one statement. Unlike QueueInsertRedemption it maps no refusal: a unique
+// index violated fails the whole statement, so the caller inserts only
+// redemptions of vouchers it holds locked and active, and none with a serial
+// number.
+func QueueInsertRedemptions(b *pgx.Batch, rs []Redemption) {
+	n := len(rs)
+	if n == 0 {
+		return
+	}
+	ids, vouchers, campaigns := make([]uuid.UUID, n), make([]uuid.UUID, n), make([]uuid.UUID, n)
+	platforms, orders, codes, kinds, merchants, channels, statuses := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	serials, categories := make([]*string, n), make([]*string, n)
+	holders := make([][]byte, n)
+	amounts, discounts, minSpends := make([]int64, n), make([]int64, n), make([]int64, n)
+	holds, created := make([]time.Time, n), make([]time.Time, n)
+	for i, r := range rs {
+		ids[i], vouchers[i], campaigns[i] = r.ID, r.VoucherID, r.CampaignID
+		platforms[i], orders[i], codes[i], kinds[i], merchants[i], channels[i], statuses[i] =
+			r.PlatformID, r.OrderNo, r.VoucherCode, r.Kind, r.MerchantID, r.Channel, r.Status
+		serials[i], categories[i] = nullable(r.SerialNumber), nullable(r.Category)
+		holders[i] = append([]byte(nil), r.Holder[:]...)
+		amounts[i], discounts[i], minSpends[i] = r.AmountFen, r.DiscountFen, r.MinSpendFen
+		holds[i], created[i] = r.HoldExpiresAt, r.CreatedAt
+	}
+	b.Queue(`INSERT INTO redemptions (id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind,
+		holder_hash, merchant_id, amount_fen, discount_fen, min_spend_fen, payment_channel, status, serial_number, category,
+		hold_expires_at, created_at, updated_at)
+		SELECT id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind, holder_hash, merchant_id, amount_fen,
+			discount_fen, min_spend_fen, payment_channel, status, serial_number, category, hold_expires_at, created_at, created_at
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::uuid[], $7::text[], $8::bytea[], $9::text[],
+			$10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[],
+			$18::timestamptz[])
+		AS t(id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind, holder_hash, merchant_id, amount_fen,
+			discount_fen, min_spend_fen, payment_channel, status, serial_number, category, hold_expires_at, created_at)`,
+		ids, platforms, orders, vouchers, codes, campaigns, kinds, holders, merchants, amounts, discounts, minSpends,
+		channels, statuses, serials, categories, holds, created)
+}

@@ -1,0 +1,321 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/auditlog"
+	"github.com/tongquan/tongquan/internal/campaign"
+	"github.com/tongquan/tongquan/internal/holder"
+	"github.com/tongquan/tongquan/internal/idempotency"
+	"github.com/tongquan/tongquan/internal/ledger"
+	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/redemption"
+	"github.com/tongquan/tongquan/internal/registry"
+	"github.com/tongquan/tongquan/internal/voucher"
+)
+
+// ReserveInput is phase one of checkout.
+type ReserveInput struct {
+	VoucherCode string
+	IDNumber    string
+	Order       redemption.Order
+	Channel     string
+}
+
+// Reserve holds a voucher for an order: every rule checked, the voucher
+// reserved, its value (or the trade-in subsidy) held in the ledger until the
+// hold expires.
+//
+// Reservations of consumption vouchers are group-committed, like confirms.
+// A trade-in reservation draws on the campaign's shared subsidy budget, where
+// each refusal for want of budget must be exact, and a voucher asked for
+// twice in one batch must be judged in order; those run in a transaction of
+// their own (reserveAlone).
+func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
+	hash, err := s.holderHash(in.IDNumber)
+	if err != nil {
+		return idempotency.Response{}, err
+	}
+	if err := in.Order.Validate(); err != nil {
+		return idempotency.Response{}, err
+	}
+	step := &reserveStep{req: req, in: in, hash: hash, render: render, done: make(chan stepResult, 1)}
+	if err := s.reserves.submit(step); err != nil {
+		return idempotency.Response{}, err
+	}
+	var r stepResult
+	select {
+	case r = <-step.done:
+	case <-ctx.Done():
+		// The batch may still commit; a retry with the same key replays it.
+		return idempotency.Response{}, apperr.Wrap(ctx.Err(), apperr.CodeUnavailable,
+			"the reservation did not finish in time; retry with the same Idempotency-Key")
+	}
+	if errors.Is(r.err, errReserveAlone) {
+		return s.reserveAlone(ctx, req, in, hash, render)
+	}
+	return r.resp, r.err
+}
+
+// errReserveAlone sends a step out of its batch, into reserveAlone. Its
+// idempotency key is released with the batch, so it is free again.
+var errReserveAlone = errors.New("reserve in a transaction of its own")
+
+type reserveStep struct {
+	req    Request
+	in     ReserveInput
+	hash   holder.Hash
+	render idempotency.Renderer[postgres.Redemption]
+	done   chan stepResult
+}
+
+func (s *Service) commitReserves(batch []*reserveStep) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var out []stepResult
+	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
+		var err error
+		out, err = s.reserveBatch(ctx, tx, batch)
+		return err
+	})
+	for i, step := range batch {
+		if err != nil {
+			step.done <- stepResult{err: err}
+			continue
+		}
+		step.done <- out[i]
+	}
+}
+
+// reserveBatch is the shared transaction's body, in four round trips: the
+// keys, the vouchers' locks and the reads the rules need; the orders' counts;
+// every other write; the commit. It is run again from scratch if the
+// transaction is retried, so it only computes outcomes. Rows are locked in
+// the service's order: keys, vouchers, orders, then the ledger.
+func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch []*reserveStep) ([]stepResult, error) {
+	out := make([]stepResult, len(batch))
+	keys := make([]idempotency.Key, len(batch))
+	var codes []string
+	var merchants []postgres.MerchantRef
+	seenMerchant := map[postgres.MerchantRef]bool{}
+	codeSteps := map[string]int{}
+	for i, step := range batch {
+		keys[i] = step.req.Idem
+		if codeSteps[step.in.VoucherCode]++; codeSteps[step.in.VoucherCode] == 1 {
+			codes = append(codes, step.in.VoucherCode)
+		}
+		if m := (postgres.MerchantRef{PlatformID: step.req.PlatformID, MerchantID: step.in.Order.MerchantID}); !seenMerchant[m] {
+			seenMerchant[m] = true
+			merchants = append(merchants, m)
+		}
+	}
+	var (
+		fresh         []bool
+		vouchers      map[string]voucher.Voucher
+		campaigns     map[uuid.UUID]campaign.Campaign
+		merchantByRef map[postgres.MerchantRef]registry.Merchant
+	)
+	reads := &pgx.Batch{}
+	postgres.QueuePlanEachRun(reads)
+	postgres.QueueReserveIdempotencyKeys(reads, keys, &fresh)
+	postgres.QueueLockVouchersByCode(reads, codes, &vouchers)
+	postgres.QueueCampaignsOfVouchers(reads, codes, &campaigns)
+	postgres.QueueMerchantsForCheckout(reads, merchants, &merchantByRef)
+	if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+		return nil, err
+	}
+
+	now := s.now().UTC().Truncate(time.Microsecond)
+	var released []idempotency.Key
+	refuse := func(i int, err error) {
+		out[i].err = err
+		released = append(released, keys[i]) // a retry is judged again
+	}
+	type admitted struct {
+		step  int
+		r     postgres.Redemption
+		event auditlog.Event
+		order *postgres.PendingOrderVoucher
+	}
+	var held []admitted
+	orders := &pgx.Batch{}
+	for i, step := range batch {
+		if !fresh[i] {
+			out[i].err = idempotency.ErrDuplicate // a twin holds the key; the HTTP layer replays its answer
+			continue
+		}
+		v, found := vouchers[step.in.VoucherCode]
+		switch {
+		case found && (v.Kind == campaign.KindTradeIn || codeSteps[v.Code] > 1):
+			refuse(i, errReserveAlone)
+			continue
+		case !found:
+			refuse(i, redemption.VoucherNotFound(step.in.VoucherCode))
+			continue
+		}
+		c, found := campaigns[v.CampaignID]
+		if !found {
+			refuse(i, apperr.New(apperr.CodeNotFound, "no campaign for voucher %s", v.Code))
+			continue
+		}
+		var merchant *registry.Merchant
+		if m, found := merchantByRef[postgres.MerchantRef{PlatformID: step.req.PlatformID, MerchantID: step.in.Order.MerchantID}]; found {
+			merchant = &m
+		}
+		r, err := s.reservation(step.req, step.in, v, &c, merchant, step.hash, now)
+		if err == nil {
+			out[i].resp, err = step.render(r)
+		}
+		var e auditlog.Event
+		if err == nil {
+			e, err = s.event(step.req, "redemption.reserved", r, nil)
+		}
+		if err != nil {
+			refuse(i, err)
+			continue
+		}
+		held = append(held, admitted{step: i, r: r, event: e, order: postgres.QueueAddOrderVoucher(orders, step.req.PlatformID,
+			step.in.Order.OrderNo, orderFingerprint(step.in.Order), c.Rules.Eligibility.MaxVouchersPerOrder)})
+	}
+	if len(orders.QueuedQueries) > 0 {
+		if err := tx.SendBatch(ctx, orders).Close(); err != nil {
+			return nil, err
+		}
+	}
+
+	var (
+		rs       []postgres.Redemption
+		reserved []uuid.UUID
+		events   []auditlog.Event
+		doneKeys []idempotency.Key
+		answers  []idempotency.Response
+		writes   = &pgx.Batch{}
+	)
+	for _, h := range held {
+		i := h.step
+		// A refused order was not counted: nothing of this step is written.
+		if err := h.order.Finish(ctx, tx); err != nil {
+			var refusal *apperr.Error
+			if !errors.As(err, &refusal) {
+				return nil, err
+			}
+			out[i].resp = idempotency.Response{}
+			refuse(i, err)
+			continue
+		}
+		rs, reserved, events = append(rs, h.r), append(reserved, h.r.VoucherID), append(events, h.event)
+		doneKeys, answers = append(doneKeys, keys[i]), append(answers, out[i].resp)
+	}
+	postgres.QueueInsertRedemptions(writes, rs)
+	postgres.QueueSetVouchersStatus(writes, reserved, voucher.Reserved, now)
+	if err := postgres.QueueEvents(writes, events); err != nil {
+		return nil, err
+	}
+	postgres.QueueCompleteIdempotencyKeys(writes, doneKeys, answers)
+	postgres.QueueReleaseIdempotencyKeys(writes, released)
+	// Last: the ledger's bucket rows stay locked until commit. Consumption
+	// only: the voucher's value, committed at claim, moves to held.
+	postgres.QueuePlanCached(writes)
+	moves, err := queueSpreadMoves(writes, rs, ledger.Hold, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(writes.QueuedQueries) > 0 {
+		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range moves {
+		if err := m.Finish(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// reservation checks a reservation against its locked voucher and the
+// reads the rules need, and returns the redemption it would create.
+func (s *Service) reservation(req Request, in ReserveInput, v voucher.Voucher, c *campaign.Campaign, merchant *registry.Merchant,
+	hash holder.Hash, now time.Time) (postgres.Redemption, error) {
+	out, err := redemption.Check(v, in.Order, redemption.Context{
+		Campaign: c, Merchant: merchant, PlatformID: req.PlatformID, Channel: in.Channel, HolderHash: hash, Now: now,
+	})
+	if err != nil {
+		return postgres.Redemption{}, err
+	}
+	return postgres.Redemption{
+		ID: uuid.Must(uuid.NewV7()), PlatformID: req.PlatformID, OrderNo: in.Order.OrderNo, VoucherID: v.ID,
+		VoucherCode: v.Code, CampaignID: c.ID, Kind: string(c.Kind), Holder: hash, MerchantID: in.Order.MerchantID,
+		AmountFen: in.Order.AmountFen, DiscountFen: out.DiscountFen, MinSpendFen: v.MinSpendFen, Channel: in.Channel,
+		Status: "reserved", SerialNumber: out.SerialNumber, Category: out.Category,
+		HoldExpiresAt: now.Add(time.Duration(c.HoldMinutes) * time.Minute), CreatedAt: now, UpdatedAt: now,
+	}, nil
+}
+
+// reserveAlone is a reservation in a transaction of its own, in three round
+// trips: the key, the voucher's lock and the reads the rules need; every
+// write; the commit. The statements run in the order they are queued, which
+// is the lock order.
+func (s *Service) reserveAlone(ctx context.Context, req Request, in ReserveInput, hash holder.Hash, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
+	var resp idempotency.Response
+	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
+		var (
+			v        voucher.Voucher
+			c        campaign.Campaign
+			merchant *registry.Merchant
+			refused  postgres.Refusal
+		)
+		reads := &pgx.Batch{}
+		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
+		postgres.QueueLockVoucherByCode(reads, in.VoucherCode, &v, &refused)
+		postgres.QueueCampaignOfVoucher(reads, in.VoucherCode, &c, &refused)
+		postgres.QueueMerchantForCheckout(reads, req.PlatformID, in.Order.MerchantID, &merchant)
+		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
+			return err
+		}
+		if err := refused.Err(); err != nil {
+			return err
+		}
+		now := s.now().UTC().Truncate(time.Microsecond)
+		r, err := s.reservation(req, in, v, &c, merchant, hash, now)
+		if err != nil {
+			return err
+		}
+		if resp, err = render(r); err != nil {
+			return err
+		}
+		kind := ledger.Hold
+		if c.Kind == campaign.KindTradeIn {
+			kind = ledger.SubsidyHold // the subsidy is drawn from the budget at checkout
+		}
+		writes := &pgx.Batch{}
+		postgres.QueueInsertRedemption(writes, r)
+		order := postgres.QueueAddOrderVoucher(writes, req.PlatformID, in.Order.OrderNo, orderFingerprint(in.Order),
+			c.Rules.Eligibility.MaxVouchersPerOrder)
+		postgres.QueueSetVoucherStatus(writes, v.ID, voucher.Reserved, now)
+		if err := s.queueAudit(writes, req, "redemption.reserved", r, nil); err != nil {
+			return err
+		}
+		postgres.QueueCompleteIdempotencyKey(writes, req.Idem, resp)
+		// Last: the ledger's bucket rows stay locked until commit, so they
+		// are touched as late as possible.
+		move, err := queueMove(writes, r, kind, r.DiscountFen, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
+			return err
+		}
+		if err := order.Finish(ctx, tx); err != nil {
+			return err
+		}
+		return move.finish(ctx, tx)
+	})
+	return resp, err
+}
