@@ -1,7 +1,10 @@
 // Package checkout holds the use cases of the redemption role: quote,
-// reserve, confirm, cancel, refund and the expiry of holds. Each use case
-// owns its transaction; rows are locked in one order: the idempotency key,
-// the voucher, the redemption, the order, then the ledger.
+// reserve, confirm, cancel, refund and the expiry of holds. Reservations of
+// consumption vouchers and confirmations are group-committed: concurrent
+// steps share a transaction (groupCommit), with one write per table and one
+// ledger transfer per campaign. Every other use case owns its transaction.
+// Rows are locked in one order: the idempotency key, the voucher, the
+// redemption, the order, then the ledger.
 package checkout
 
 import (
@@ -9,6 +12,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -162,6 +167,59 @@ func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, ki
 	}
 	_, err := postgres.PostTransfer(ctx, tx, transfer(r, kind, amount), at)
 	return err
+}
+
+// queueSpreadMoves queues on b the redemptions' discounts as one transfer of
+// kind per campaign, each redemption's part in its own bucket (the bucket
+// every movement of that redemption uses), campaigns in id order. Finish
+// each once b is sent.
+func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, at time.Time) ([]*postgres.PendingSpread, error) {
+	type campaignParts struct {
+		total int64
+		parts map[int16]int64
+		first uuid.UUID
+		n     int
+	}
+	byCampaign := map[uuid.UUID]*campaignParts{}
+	for _, r := range rs {
+		if r.DiscountFen == 0 {
+			continue
+		}
+		c := byCampaign[r.CampaignID]
+		if c == nil {
+			c = &campaignParts{parts: map[int16]int64{}, first: r.ID}
+			byCampaign[r.CampaignID] = c
+		}
+		c.n++
+		c.total += r.DiscountFen
+		c.parts[postgres.BucketOf(ledger.KeyOf(r.ID))] += r.DiscountFen
+	}
+	campaigns := make([]uuid.UUID, 0, len(byCampaign))
+	for id := range byCampaign {
+		campaigns = append(campaigns, id)
+	}
+	slices.SortFunc(campaigns, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	var moves []*postgres.PendingSpread
+	for _, id := range campaigns {
+		c := byCampaign[id]
+		parts := make([]postgres.BucketAmount, 0, len(c.parts))
+		for b, fen := range c.parts {
+			parts = append(parts, postgres.BucketAmount{Bucket: b, Fen: fen})
+		}
+		slices.SortFunc(parts, func(a, b postgres.BucketAmount) int { return int(a.Bucket) - int(b.Bucket) })
+		t := ledger.Transfer{CampaignID: id, Kind: kind, AmountFen: c.total, Ref: "redemption:" + c.first.String()}
+		if c.n > 1 {
+			// One transfer for many: the ref names the first and how many
+			// more; each redemption has its own audit event.
+			t.Ref = fmt.Sprintf("redemptions:%s+%d", c.first, c.n-1)
+		}
+		m, err := postgres.QueueSpreadTransfer(b, t, parts, at)
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, m)
+	}
+	return moves, nil
 }
 
 // pendingMove is a ledger movement queued on a batch; a zero amount moves nothing.

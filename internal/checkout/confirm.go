@@ -3,8 +3,6 @@ package checkout
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -200,57 +198,4 @@ func (s *Service) confirmOne(rows map[uuid.UUID]postgres.Redemption, step *confi
 	}
 	r.Receipt, err = json.Marshal(receipt)
 	return r, err
-}
-
-// queueSpreadMoves queues on b the redemptions' discounts as one transfer of
-// kind per campaign, each redemption's part in its own bucket (the bucket
-// every movement of that redemption uses), campaigns in id order. Finish
-// each once b is sent.
-func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, at time.Time) ([]*postgres.PendingSpread, error) {
-	type campaignParts struct {
-		total int64
-		parts map[int16]int64
-		first uuid.UUID
-		n     int
-	}
-	byCampaign := map[uuid.UUID]*campaignParts{}
-	for _, r := range rs {
-		if r.DiscountFen == 0 {
-			continue
-		}
-		c := byCampaign[r.CampaignID]
-		if c == nil {
-			c = &campaignParts{parts: map[int16]int64{}, first: r.ID}
-			byCampaign[r.CampaignID] = c
-		}
-		c.n++
-		c.total += r.DiscountFen
-		c.parts[postgres.BucketOf(ledger.KeyOf(r.ID))] += r.DiscountFen
-	}
-	campaigns := make([]uuid.UUID, 0, len(byCampaign))
-	for id := range byCampaign {
-		campaigns = append(campaigns, id)
-	}
-	slices.SortFunc(campaigns, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
-	var moves []*postgres.PendingSpread
-	for _, id := range campaigns {
-		c := byCampaign[id]
-		parts := make([]postgres.BucketAmount, 0, len(c.parts))
-		for b, fen := range c.parts {
-			parts = append(parts, postgres.BucketAmount{Bucket: b, Fen: fen})
-		}
-		slices.SortFunc(parts, func(a, b postgres.BucketAmount) int { return int(a.Bucket) - int(b.Bucket) })
-		t := ledger.Transfer{CampaignID: id, Kind: kind, AmountFen: c.total, Ref: "redemption:" + c.first.String()}
-		if c.n > 1 {
-			// One transfer for many: the ref names the first and how many
-			// more; each redemption has its own audit event.
-			t.Ref = fmt.Sprintf("redemptions:%s+%d", c.first, c.n-1)
-		}
-		m, err := postgres.QueueSpreadTransfer(b, t, parts, at)
-		if err != nil {
-			return nil, err
-		}
-		moves = append(moves, m)
-	}
-	return moves, nil
 }

@@ -93,21 +93,6 @@ func LockRedemption(ctx context.Context, tx pgx.Tx, platformID string, id uuid.U
 	return ownRedemption(r, err, platformID, id)
 }
 
-// QueueLockRedemption is LockRedemption queued on b: *r is filled in when
-// the batch's results are read, or the request refused with NOT_FOUND.
-func QueueLockRedemption(b *pgx.Batch, platformID string, id uuid.UUID, r *Redemption, refused *Refusal) {
-	b.Queue(`SELECT `+redemptionColumns+` FROM redemptions WHERE id = $1 FOR UPDATE`, id).
-		QueryRow(func(row pgx.Row) error {
-			got, err := scanRedemption(row)
-			if errors.Is(err, pgx.ErrNoRows) || (err == nil && got.PlatformID != platformID) {
-				refused.set(redemptionNotFound(id))
-				return nil
-			}
-			*r = got
-			return err
-		})
-}
-
 // QueueInsertRedemption queues the insert of a new reservation on b. A
 // serial number already held or subsidised elsewhere is refused by the
 // database (SERIAL_ALREADY_SUBSIDISED).
@@ -137,12 +122,6 @@ const updateRedemption = `UPDATE redemptions SET status = $2, channel_txn_id = n
 func UpdateRedemption(ctx context.Context, q Querier, r Redemption) error {
 	_, err := q.Exec(ctx, updateRedemption, r.ID, r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.RefundedFen, r.ClawedBackFen, r.Receipt, r.UpdatedAt)
 	return err
-}
-
-// QueueUpdateRedemption is UpdateRedemption queued on b.
-func QueueUpdateRedemption(b *pgx.Batch, r Redemption) {
-	b.Queue(updateRedemption, r.ID, r.Status, r.ChannelTxnID, r.PaidFen, r.ConfirmedAt, r.RefundedFen, r.ClawedBackFen,
-		r.Receipt, r.UpdatedAt)
 }
 
 // SerialSubsidised reports whether a serial number is held or subsidised (quotes only; reservations rely on the index).
