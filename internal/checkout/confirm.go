@@ -31,18 +31,12 @@ type ConfirmInput struct {
 // confirm. The answer is rendered inside that transaction and stored under
 // the idempotency key, so a retry gets the same bytes.
 func (s *Service) Confirm(ctx context.Context, req Request, id uuid.UUID, in ConfirmInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
-	step := &confirmStep{req: req, id: id, in: in, render: render, done: make(chan stepResult, 1)}
+	step := &confirmStep{req: req, id: id, in: in, render: render, pending: newPending()}
 	if err := s.confirms.submit(step); err != nil {
 		return idempotency.Response{}, err
 	}
-	select {
-	case r := <-step.done:
-		return r.resp, r.err
-	case <-ctx.Done():
-		// The batch may still commit; a retry with the same key replays it.
-		return idempotency.Response{}, apperr.Wrap(ctx.Err(), apperr.CodeUnavailable,
-			"the confirmation did not finish in time; retry with the same Idempotency-Key")
-	}
+	r := step.wait(ctx, "confirmation")
+	return r.resp, r.err
 }
 
 type confirmStep struct {
@@ -50,35 +44,13 @@ type confirmStep struct {
 	id     uuid.UUID
 	in     ConfirmInput
 	render idempotency.Renderer[postgres.Redemption]
-	done   chan stepResult
+	pending
 }
-
-// stepResult is one step's answer, or why it was refused.
-type stepResult struct {
-	resp idempotency.Response
-	err  error
-}
-
-// batchTimeout bounds one shared transaction. It runs detached from the
-// requests it serves, since each of them may give up on its own.
-const batchTimeout = 30 * time.Second
 
 func (s *Service) commitConfirms(batch []*confirmStep) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	var out []stepResult
-	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
-		var err error
-		out, err = s.confirmBatch(ctx, tx, batch)
-		return err
+	commitShared(s.pool, batch, func(ctx context.Context, tx postgres.Batcher) ([]stepResult, error) {
+		return s.confirmBatch(ctx, tx, batch)
 	})
-	for i, step := range batch {
-		if err != nil {
-			step.done <- stepResult{err: err}
-			continue
-		}
-		step.done <- out[i]
-	}
 }
 
 // confirmBatch is the shared transaction's body, in three round trips: the

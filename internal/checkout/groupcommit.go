@@ -1,10 +1,16 @@
 package checkout
 
 import (
+	"context"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/idempotency"
+	"github.com/tongquan/tongquan/internal/postgres"
 )
 
 const (
@@ -64,5 +70,55 @@ func (g *groupCommit[T]) run() {
 		g.queue = g.queue[n:]
 		g.mu.Unlock()
 		g.commit(batch)
+	}
+}
+
+// stepResult is one step's answer, or why it was refused.
+type stepResult struct {
+	resp idempotency.Response
+	err  error
+}
+
+// pending is where a queued step's result goes.
+type pending struct{ done chan stepResult }
+
+func newPending() pending { return pending{done: make(chan stepResult, 1)} }
+
+func (p pending) answer(r stepResult) { p.done <- r }
+
+// wait returns the step's result, or gives up when ctx ends. A step given
+// up on may still commit with its batch; a retry with the same key replays it.
+func (p pending) wait(ctx context.Context, what string) stepResult {
+	select {
+	case r := <-p.done:
+		return r
+	case <-ctx.Done():
+		return stepResult{err: apperr.Wrap(ctx.Err(), apperr.CodeUnavailable,
+			"the %s did not finish in time; retry with the same Idempotency-Key", what)}
+	}
+}
+
+// batchTimeout bounds one shared transaction. It runs detached from the
+// requests it serves, since each of them may give up on its own.
+const batchTimeout = 30 * time.Second
+
+// commitShared runs body, the batch's transaction, and answers each step:
+// with its own result, or with the transaction's error when it failed.
+func commitShared[T interface{ answer(stepResult) }](pool *pgxpool.Pool, batch []T,
+	body func(context.Context, postgres.Batcher) ([]stepResult, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var out []stepResult
+	err := postgres.InPipelinedTx(ctx, pool, func(tx postgres.Batcher) error {
+		var err error
+		out, err = body(ctx, tx)
+		return err
+	})
+	for i, step := range batch {
+		if err != nil {
+			step.answer(stepResult{err: err})
+			continue
+		}
+		step.answer(out[i])
 	}
 }

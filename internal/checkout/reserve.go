@@ -45,18 +45,11 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 	if err := in.Order.Validate(); err != nil {
 		return idempotency.Response{}, err
 	}
-	step := &reserveStep{req: req, in: in, hash: hash, render: render, done: make(chan stepResult, 1)}
+	step := &reserveStep{req: req, in: in, hash: hash, render: render, pending: newPending()}
 	if err := s.reserves.submit(step); err != nil {
 		return idempotency.Response{}, err
 	}
-	var r stepResult
-	select {
-	case r = <-step.done:
-	case <-ctx.Done():
-		// The batch may still commit; a retry with the same key replays it.
-		return idempotency.Response{}, apperr.Wrap(ctx.Err(), apperr.CodeUnavailable,
-			"the reservation did not finish in time; retry with the same Idempotency-Key")
-	}
+	r := step.wait(ctx, "reservation")
 	if errors.Is(r.err, errReserveAlone) {
 		return s.reserveAlone(ctx, req, in, hash, render)
 	}
@@ -72,25 +65,13 @@ type reserveStep struct {
 	in     ReserveInput
 	hash   holder.Hash
 	render idempotency.Renderer[postgres.Redemption]
-	done   chan stepResult
+	pending
 }
 
 func (s *Service) commitReserves(batch []*reserveStep) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	var out []stepResult
-	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
-		var err error
-		out, err = s.reserveBatch(ctx, tx, batch)
-		return err
+	commitShared(s.pool, batch, func(ctx context.Context, tx postgres.Batcher) ([]stepResult, error) {
+		return s.reserveBatch(ctx, tx, batch)
 	})
-	for i, step := range batch {
-		if err != nil {
-			step.done <- stepResult{err: err}
-			continue
-		}
-		step.done <- out[i]
-	}
 }
 
 // reserveBatch is the shared transaction's body, in four round trips: the
