@@ -77,14 +77,7 @@ func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch [
 	}
 
 	now := s.now().UTC().Truncate(time.Microsecond)
-	var (
-		confirmed []postgres.Redemption
-		vouchers  []uuid.UUID
-		events    []auditlog.Event
-		doneKeys  []idempotency.Key
-		answers   []idempotency.Response
-		refused   []idempotency.Key
-	)
+	var w stepWrites
 	for i, step := range batch {
 		if !fresh[i] {
 			// A twin request holds the key: the HTTP layer replays its answer.
@@ -103,39 +96,16 @@ func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch [
 		if err != nil {
 			// Refused: its key is released, so a retry is judged again.
 			out[i].err = err
-			refused = append(refused, keys[i])
+			w.released = append(w.released, keys[i])
 			continue
 		}
 		rows[r.ID] = r // a second confirm of it in this batch finds it confirmed
-		confirmed, vouchers, events = append(confirmed, r), append(vouchers, r.VoucherID), append(events, e)
-		doneKeys, answers = append(doneKeys, keys[i]), append(answers, out[i].resp)
+		w.took(r, e, keys[i], out[i].resp)
 	}
 
 	writes := &pgx.Batch{}
-	postgres.QueueConfirmRedemptions(writes, confirmed)
-	postgres.QueueSetVouchersStatus(writes, vouchers, voucher.Redeemed, now)
-	if err := postgres.QueueEvents(writes, events); err != nil {
-		return nil, err
-	}
-	postgres.QueueCompleteIdempotencyKeys(writes, doneKeys, answers)
-	postgres.QueueReleaseIdempotencyKeys(writes, refused)
-	// Last: the ledger's bucket rows stay locked until commit.
-	postgres.QueuePlanCached(writes)
-	moves, err := queueSpreadMoves(writes, confirmed, ledger.Redemption, now)
-	if err != nil {
-		return nil, err
-	}
-	if len(writes.QueuedQueries) > 0 {
-		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
-			return nil, err
-		}
-	}
-	for _, m := range moves {
-		if err := m.Finish(ctx, tx); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	postgres.QueueConfirmRedemptions(writes, w.redemptions)
+	return out, w.send(ctx, tx, writes, voucher.Redeemed, ledger.Redemption, now)
 }
 
 // confirmOne checks one confirmation against its locked redemption and

@@ -6,11 +6,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/auditlog"
 	"github.com/tongquan/tongquan/internal/idempotency"
+	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
+	"github.com/tongquan/tongquan/internal/voucher"
 )
 
 const (
@@ -121,4 +126,53 @@ func commitShared[T interface{ answer(stepResult) }](pool *pgxpool.Pool, batch [
 		}
 		step.answer(out[i])
 	}
+}
+
+// stepWrites gathers what the steps of a batch that took effect write
+// besides their redemption row, and the keys of those refused.
+type stepWrites struct {
+	redemptions []postgres.Redemption
+	events      []auditlog.Event
+	keys        []idempotency.Key
+	answers     []idempotency.Response
+	released    []idempotency.Key
+}
+
+// took records a step that takes effect.
+func (w *stepWrites) took(r postgres.Redemption, e auditlog.Event, key idempotency.Key, answer idempotency.Response) {
+	w.redemptions, w.events = append(w.redemptions, r), append(w.events, e)
+	w.keys, w.answers = append(w.keys, key), append(w.answers, answer)
+}
+
+// send queues on b, after the redemptions' own write, their vouchers' new
+// status, the audit events, the answers and the released keys, then last
+// (its bucket rows stay locked until commit) the ledger transfers of kind;
+// it sends b and finishes the transfers.
+func (w *stepWrites) send(ctx context.Context, tx postgres.Batcher, b *pgx.Batch, status voucher.Status, kind ledger.Kind, now time.Time) error {
+	vouchers := make([]uuid.UUID, len(w.redemptions))
+	for i, r := range w.redemptions {
+		vouchers[i] = r.VoucherID
+	}
+	postgres.QueueSetVouchersStatus(b, vouchers, status, now)
+	if err := postgres.QueueEvents(b, w.events); err != nil {
+		return err
+	}
+	postgres.QueueCompleteIdempotencyKeys(b, w.keys, w.answers)
+	postgres.QueueReleaseIdempotencyKeys(b, w.released)
+	postgres.QueuePlanCached(b)
+	moves, err := queueSpreadMoves(b, w.redemptions, kind, now)
+	if err != nil {
+		return err
+	}
+	if len(b.QueuedQueries) > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+	}
+	for _, m := range moves {
+		if err := m.Finish(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }

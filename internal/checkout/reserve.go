@@ -113,10 +113,10 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 	}
 
 	now := s.now().UTC().Truncate(time.Microsecond)
-	var released []idempotency.Key
+	var w stepWrites
 	refuse := func(i int, err error) {
 		out[i].err = err
-		released = append(released, keys[i]) // a retry is judged again
+		w.released = append(w.released, keys[i]) // a retry is judged again
 	}
 	type admitted struct {
 		step  int
@@ -170,14 +170,6 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 		}
 	}
 
-	var (
-		rs       []postgres.Redemption
-		reserved []uuid.UUID
-		events   []auditlog.Event
-		doneKeys []idempotency.Key
-		answers  []idempotency.Response
-		writes   = &pgx.Batch{}
-	)
 	for _, h := range held {
 		i := h.step
 		// A refused order was not counted: nothing of this step is written.
@@ -190,34 +182,13 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 			refuse(i, err)
 			continue
 		}
-		rs, reserved, events = append(rs, h.r), append(reserved, h.r.VoucherID), append(events, h.event)
-		doneKeys, answers = append(doneKeys, keys[i]), append(answers, out[i].resp)
+		w.took(h.r, h.event, keys[i], out[i].resp)
 	}
-	postgres.QueueInsertRedemptions(writes, rs)
-	postgres.QueueSetVouchersStatus(writes, reserved, voucher.Reserved, now)
-	if err := postgres.QueueEvents(writes, events); err != nil {
-		return nil, err
-	}
-	postgres.QueueCompleteIdempotencyKeys(writes, doneKeys, answers)
-	postgres.QueueReleaseIdempotencyKeys(writes, released)
-	// Last: the ledger's bucket rows stay locked until commit. Consumption
-	// only: the voucher's value, committed at claim, moves to held.
-	postgres.QueuePlanCached(writes)
-	moves, err := queueSpreadMoves(writes, rs, ledger.Hold, now)
-	if err != nil {
-		return nil, err
-	}
-	if len(writes.QueuedQueries) > 0 {
-		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
-			return nil, err
-		}
-	}
-	for _, m := range moves {
-		if err := m.Finish(ctx, tx); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	writes := &pgx.Batch{}
+	postgres.QueueInsertRedemptions(writes, w.redemptions)
+	// The voucher's value, committed at claim, moves to held (consumption
+	// only; a trade-in subsidy is drawn from the budget by reserveAlone).
+	return out, w.send(ctx, tx, writes, voucher.Reserved, ledger.Hold, now)
 }
 
 // reservation checks a reservation against its locked voucher and the
