@@ -1,8 +1,11 @@
 package checkout
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,9 +77,9 @@ func (s *Service) commitReserves(batch []*reserveStep) {
 	})
 }
 
-// reserveBatch is the shared transaction's body, in four round trips: the
-// keys, the vouchers' locks and the reads the rules need; the orders' counts;
-// every other write; the commit. It is run again from scratch if the
+// reserveBatch is the shared transaction's body, in three round trips: the
+// keys, the locks of vouchers and orders and the reads the rules need; every
+// write; the commit. It is run again from scratch if the
 // transaction is retried, so it only computes outcomes. Rows are locked in
 // the service's order: keys, vouchers, orders, then the ledger.
 func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch []*reserveStep) ([]stepResult, error) {
@@ -84,10 +87,16 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 	keys := make([]idempotency.Key, len(batch))
 	var codes []string
 	var merchants []postgres.MerchantRef
+	var orderRefs []postgres.OrderRef
 	seenMerchant := map[postgres.MerchantRef]bool{}
+	seenOrder := map[postgres.OrderRef]bool{}
 	codeSteps := map[string]int{}
 	for i, step := range batch {
 		keys[i] = step.req.Idem
+		if o := (postgres.OrderRef{PlatformID: step.req.PlatformID, OrderNo: step.in.Order.OrderNo}); !seenOrder[o] {
+			seenOrder[o] = true
+			orderRefs = append(orderRefs, o)
+		}
 		if codeSteps[step.in.VoucherCode]++; codeSteps[step.in.VoucherCode] == 1 {
 			codes = append(codes, step.in.VoucherCode)
 		}
@@ -101,6 +110,7 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 		vouchers      map[string]voucher.Voucher
 		campaigns     map[uuid.UUID]campaign.Campaign
 		merchantByRef map[postgres.MerchantRef]registry.Merchant
+		orders        map[postgres.OrderRef]postgres.OrderCount
 	)
 	reads := &pgx.Batch{}
 	postgres.QueuePlanEachRun(reads)
@@ -108,6 +118,7 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 	postgres.QueueLockVouchersByCode(reads, codes, &vouchers)
 	postgres.QueueCampaignsOfVouchers(reads, codes, &campaigns)
 	postgres.QueueMerchantsForCheckout(reads, merchants, &merchantByRef)
+	postgres.QueueLockOrders(reads, orderRefs, &orders)
 	if err := tx.SendBatch(ctx, reads).Close(); err != nil {
 		return nil, err
 	}
@@ -118,14 +129,9 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 		out[i].err = err
 		w.released = append(w.released, keys[i]) // a retry is judged again
 	}
-	type admitted struct {
-		step  int
-		r     postgres.Redemption
-		event auditlog.Event
-		order *postgres.PendingOrderVoucher
-	}
-	var held []admitted
-	orders := &pgx.Batch{}
+	// Orders are counted in memory, from the rows locked above, as the
+	// statement of reserveAlone counts them one at a time.
+	added := map[postgres.OrderRef]int{}
 	for i, step := range batch {
 		if !fresh[i] {
 			out[i].err = idempotency.ErrDuplicate // a twin holds the key; the HTTP layer replays its answer
@@ -161,30 +167,37 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 			refuse(i, err)
 			continue
 		}
-		held = append(held, admitted{step: i, r: r, event: e, order: postgres.QueueAddOrderVoucher(orders, step.req.PlatformID,
-			step.in.Order.OrderNo, orderFingerprint(step.in.Order), c.Rules.Eligibility.MaxVouchersPerOrder)})
-	}
-	if len(orders.QueuedQueries) > 0 {
-		if err := tx.SendBatch(ctx, orders).Close(); err != nil {
-			return nil, err
-		}
-	}
-
-	for _, h := range held {
-		i := h.step
-		// A refused order was not counted: nothing of this step is written.
-		if err := h.order.Finish(ctx, tx); err != nil {
-			var refusal *apperr.Error
-			if !errors.As(err, &refusal) {
-				return nil, err
-			}
-			out[i].resp = idempotency.Response{}
-			refuse(i, err)
+		ref := postgres.OrderRef{PlatformID: step.req.PlatformID, OrderNo: step.in.Order.OrderNo}
+		fingerprint, max := orderFingerprint(step.in.Order), c.Rules.Eligibility.MaxVouchersPerOrder
+		count, stored := orders[ref]
+		if stored && (!bytes.Equal(count.Fingerprint, fingerprint) || count.Vouchers >= max) {
+			refuse(i, postgres.OrderRefusal(ref.OrderNo, bytes.Equal(count.Fingerprint, fingerprint), max))
 			continue
 		}
-		w.took(h.r, h.event, keys[i], out[i].resp)
+		if !stored {
+			count.Fingerprint = fingerprint
+		}
+		count.Vouchers++
+		orders[ref] = count
+		added[ref]++
+		w.took(r, e, keys[i], out[i].resp)
+	}
+
+	// In key order, as they were locked: two batches storing the same new
+	// orders then wait for each other in one order.
+	slices.SortFunc(orderRefs, func(a, b postgres.OrderRef) int {
+		return cmp.Or(cmp.Compare(a.PlatformID, b.PlatformID), cmp.Compare(a.OrderNo, b.OrderNo))
+	})
+	var counted []postgres.OrderRef
+	var counts []postgres.OrderCount
+	var adds []int
+	for _, ref := range orderRefs {
+		if added[ref] > 0 {
+			counted, counts, adds = append(counted, ref), append(counts, orders[ref]), append(adds, added[ref])
+		}
 	}
 	writes := &pgx.Batch{}
+	postgres.QueueCountOrders(writes, counted, counts, adds)
 	postgres.QueueInsertRedemptions(writes, w.redemptions)
 	// The voucher's value, committed at claim, moves to held (consumption
 	// only; a trade-in subsidy is drawn from the budget by reserveAlone).

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/ledger"
@@ -281,8 +280,7 @@ func (p *PendingTransfer) Finish(ctx context.Context, tx Querier) (uuid.UUID, er
 // lower buckets, could deadlock: InTx retries instead, and the retry sees the
 // bucket short and spills.
 func drawnConcurrently(t ledger.Transfer, account ledger.Account, chosen int16) error {
-	return &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(
-		"%s bucket %d of campaign %s was drawn on concurrently; retry the transaction", account, chosen, t.CampaignID)}
+	return lostRace("%s bucket %d of campaign %s was drawn on concurrently; retry the transaction", account, chosen, t.CampaignID)
 }
 
 func debitTreasury(ctx context.Context, tx Querier, t ledger.Transfer) ([]debitPart, error) {
@@ -673,8 +671,7 @@ func (p *PendingSpread) Finish(ctx context.Context, tx Querier) error {
 	case !p.enough:
 		// Drawn on concurrently between the snapshot and the lock: spilling
 		// now, with some rows locked out of order, could deadlock.
-		return &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(
-			"%s of campaign %s was drawn on concurrently; retry the transaction", p.from, p.t.CampaignID)}
+		return lostRace("%s of campaign %s was drawn on concurrently; retry the transaction", p.from, p.t.CampaignID)
 	case p.written != int64(2*(debits+len(p.parts))):
 		return fmt.Errorf("transfer %s of campaign %s: %d rows written for %d debits and %d credits",
 			p.t.Kind, p.t.CampaignID, p.written, debits, len(p.parts))

@@ -201,10 +201,80 @@ func (p *PendingOrderVoucher) Finish(ctx context.Context, q Querier) error {
 }
 
 func (p *PendingOrderVoucher) refusal(same bool) error {
+	return OrderRefusal(p.orderNo, same, p.max)
+}
+
+// OrderRefusal is why an order cannot count one more voucher: its number
+// names another order (not same), or it carries max already.
+func OrderRefusal(orderNo string, same bool, max int) error {
 	if !same {
-		return apperr.New(redemption.CodeOrderNoReused, "order_no %s was already used by this platform for another order", p.orderNo)
+		return apperr.New(redemption.CodeOrderNoReused, "order_no %s was already used by this platform for another order", orderNo)
 	}
-	return apperr.New(redemption.CodeStackingNotAllowed, "the order already carries the most vouchers the campaign allows (%d)", p.max)
+	return apperr.New(redemption.CodeStackingNotAllowed, "the order already carries the most vouchers the campaign allows (%d)", max)
+}
+
+// OrderRef names a platform's order.
+type OrderRef struct{ PlatformID, OrderNo string }
+
+// OrderCount is a stored order: its fingerprint and how many vouchers are
+// live on it.
+type OrderCount struct {
+	Fingerprint []byte
+	Vouchers    int
+}
+
+// QueueLockOrders queues on b the reading and locking, in key order, of the
+// orders among refs that exist: *byRef is filled in when the batch's results
+// are read. Run under PlanEachRun.
+func QueueLockOrders(b *pgx.Batch, refs []OrderRef, byRef *map[OrderRef]OrderCount) {
+	platforms, orders := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		platforms[i], orders[i] = r.PlatformID, r.OrderNo
+	}
+	b.Queue(`SELECT platform_id, order_no, fingerprint, vouchers FROM checkout_orders
+		WHERE (platform_id, order_no) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		ORDER BY platform_id, order_no FOR UPDATE`, platforms, orders).Query(func(rows pgx.Rows) error {
+		*byRef = make(map[OrderRef]OrderCount, len(refs))
+		var ref OrderRef
+		var c OrderCount
+		_, err := pgx.ForEachRow(rows, []any{&ref.PlatformID, &ref.OrderNo, &c.Fingerprint, &c.Vouchers}, func() error {
+			(*byRef)[ref] = OrderCount{Fingerprint: append([]byte(nil), c.Fingerprint...), Vouchers: c.Vouchers}
+			return nil
+		})
+		return err
+	})
+}
+
+// QueueCountOrders queues on b the storing of orders' counts, each the count
+// the caller decided on: for an order QueueLockOrders found, locked since;
+// for a new one, its fingerprint and first vouchers. A new order that a
+// concurrent transaction stored meanwhile ends with another count, and the
+// batch fails with a serialization failure: run again, it reads that order.
+func QueueCountOrders(b *pgx.Batch, refs []OrderRef, counts []OrderCount, added []int) {
+	n := len(refs)
+	if n == 0 {
+		return
+	}
+	platforms, orders, fingerprints, adds := make([]string, n), make([]string, n), make([][]byte, n), make([]int32, n)
+	want := make(map[OrderRef]int, n)
+	for i, r := range refs {
+		platforms[i], orders[i], fingerprints[i], adds[i] = r.PlatformID, r.OrderNo, counts[i].Fingerprint, int32(added[i])
+		want[r] = counts[i].Vouchers
+	}
+	b.Queue(`INSERT INTO checkout_orders AS o (platform_id, order_no, fingerprint, vouchers)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[])
+		ON CONFLICT (platform_id, order_no) DO UPDATE SET vouchers = o.vouchers + excluded.vouchers
+		RETURNING platform_id, order_no, vouchers`, platforms, orders, fingerprints, adds).Query(func(rows pgx.Rows) error {
+		var ref OrderRef
+		var count int
+		_, err := pgx.ForEachRow(rows, []any{&ref.PlatformID, &ref.OrderNo, &count}, func() error {
+			if count != want[ref] {
+				return lostRace("order %s of platform %s was stored concurrently; retry the transaction", ref.OrderNo, ref.PlatformID)
+			}
+			return nil
+		})
+		return err
+	})
 }
 
 // RemoveOrderVoucher counts one voucher off an order (cancel, expiry, full refund).

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -50,6 +51,12 @@ func retry(ctx context.Context, attempt func() error) error {
 		}
 	}
 	return apperr.Wrap(err, apperr.CodeUnavailable, "the database is busy; retry the request")
+}
+
+// lostRace is a serialization failure raised by this package: the
+// transaction lost a race it can only see by now, and InTx runs it again.
+func lostRace(format string, args ...any) error {
+	return &pgconn.PgError{Severity: "ERROR", Code: codeSerializationFailure, Message: fmt.Sprintf(format, args...)}
 }
 
 // Retryable reports a serialization failure or deadlock.
