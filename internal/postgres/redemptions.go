@@ -225,7 +225,7 @@ type OrderCount struct {
 
 // QueueLockOrders queues on b the reading and locking, in key order, of the
 // orders among refs that exist: *byRef is filled in when the batch's results
-// are read. Run under PlanEachRun.
+// are read. Run under QueuePlanEachRun.
 func QueueLockOrders(b *pgx.Batch, refs []OrderRef, byRef *map[OrderRef]OrderCount) {
 	platforms, orders := make([]string, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
@@ -397,7 +397,7 @@ func InsertRefund(ctx context.Context, q Querier, r Refund) error {
 // Statements over an array of ids need plans made for their values: a
 // prepared statement's generic plan, made while the table's statistics were
 // still those of an empty table, scans the whole table for every batch. A
-// transaction that queues them runs under PlanEachRun.
+// transaction that queues them runs under QueuePlanEachRun.
 func QueueLockRedemptions(b *pgx.Batch, ids []uuid.UUID, byID *map[uuid.UUID]Redemption) {
 	b.Queue(lockRedemptions, ids).Query(func(rows pgx.Rows) error {
 		var err error
@@ -469,7 +469,7 @@ func QueueSetVouchersStatus(b *pgx.Batch, ids []uuid.UUID, status voucher.Status
 
 // QueueLockVouchersByCode queues on b the reading and locking of vouchers by
 // code, in id order: *byCode is filled in when the batch's results are read,
-// without the codes no voucher has. Run under PlanEachRun.
+// without the codes no voucher has. Run under QueuePlanEachRun.
 func QueueLockVouchersByCode(b *pgx.Batch, codes []string, byCode *map[string]voucher.Voucher) {
 	b.Queue(`SELECT `+voucherColumns+` FROM vouchers WHERE code = ANY($1) ORDER BY id FOR UPDATE`, codes).
 		Query(func(rows pgx.Rows) error {
@@ -487,7 +487,7 @@ func QueueLockVouchersByCode(b *pgx.Batch, codes []string, byCode *map[string]vo
 
 // QueueCampaignsOfVouchers queues on b the read of the campaigns of the
 // vouchers with codes (queue it after their lock: a voucher never changes
-// campaign). Run under PlanEachRun.
+// campaign). Run under QueuePlanEachRun.
 func QueueCampaignsOfVouchers(b *pgx.Batch, codes []string, byID *map[uuid.UUID]campaign.Campaign) {
 	b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id IN (SELECT campaign_id FROM vouchers WHERE code = ANY($1))`, codes).
 		Query(func(rows pgx.Rows) error {
