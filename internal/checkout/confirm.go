@@ -103,6 +103,7 @@ func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch [
 		w.took(r, e, keys[i], out[i].resp)
 	}
 
+	answerTwins(keys, out)
 	writes := &pgx.Batch{}
 	postgres.QueueConfirmRedemptions(writes, w.redemptions)
 	return out, w.send(ctx, tx, writes, voucher.Redeemed, ledger.Redemption, now)

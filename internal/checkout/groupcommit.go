@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -175,4 +176,31 @@ func (w *stepWrites) send(ctx context.Context, tx postgres.Batcher, b *pgx.Batch
 		}
 	}
 	return nil
+}
+
+// answerTwins gives a step whose key its batch found taken by an earlier
+// step of the same batch, with the same request, that step's refusal. A
+// twin whose first took effect keeps idempotency.ErrDuplicate, and the HTTP
+// layer replays the first's answer once committed; but a refused first
+// releases the key and stores no answer, so its twin would wait for one in
+// vain. Twins in different batches need none of this: the later batch waits
+// for the earlier one's key and, released, takes it and is judged itself.
+// A twin of a step sent to run alone runs alone as well.
+func answerTwins(keys []idempotency.Key, out []stepResult) {
+	type ref struct{ platform, key string }
+	first := make(map[ref]int, len(keys))
+	for i, k := range keys {
+		r := ref{k.PlatformID, k.Key}
+		j, seen := first[r]
+		if !seen {
+			first[r] = i
+			continue
+		}
+		switch {
+		case errors.Is(out[j].err, errReserveAlone):
+			out[i] = stepResult{err: errReserveAlone} // alone too, where the key decides between them
+		case out[j].err != nil && !errors.Is(out[j].err, idempotency.ErrDuplicate) && keys[j].RequestHash == k.RequestHash:
+			out[i] = stepResult{err: out[j].err}
+		}
+	}
 }

@@ -196,6 +196,7 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 			counted, counts, adds = append(counted, ref), append(counts, orders[ref]), append(adds, added[ref])
 		}
 	}
+	answerTwins(keys, out)
 	writes := &pgx.Batch{}
 	postgres.QueueCountOrders(writes, counted, counts, adds)
 	postgres.QueueInsertRedemptions(writes, w.redemptions)

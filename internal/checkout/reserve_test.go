@@ -121,6 +121,12 @@ func TestConcurrentReservationsEachGetTheirOwnAnswer(t *testing.T) {
 	}
 	for i, h := range held {
 		assert.Equal(t, 1, h, "voucher %d is held exactly once", i)
+		first, second := attempts[perVoucher*i+twinA], attempts[perVoucher*i+twinB]
+		for _, pair := range [][2]*attempt{{first, second}, {second, first}} {
+			if errors.Is(pair[0].err, idempotency.ErrDuplicate) {
+				assert.NoError(t, pair[1].err, "a twin is sent to its twin's answer only when that took effect")
+			}
+		}
 	}
 
 	var reservedRows, reservedVouchers, events, orders int
