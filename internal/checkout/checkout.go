@@ -1,7 +1,7 @@
 // Package checkout holds the use cases of the redemption role: quote,
 // reserve, confirm, cancel, refund and the expiry of holds. Reservations of
 // consumption vouchers and confirmations are group-committed: concurrent
-// steps share a transaction (groupCommit), with one write per table and one
+// steps share a transaction (steps, commitShared), with one write per table and one
 // ledger transfer per campaign. Every other use case owns its transaction.
 // Rows are locked in one order: the idempotency key, the voucher, the
 // redemption, the order, then the ledger.
@@ -38,8 +38,8 @@ type Service struct {
 	hasher *holder.Hasher
 	signer *redemption.Signer
 
-	reserves groupCommit[*reserveStep]
-	confirms groupCommit[*confirmStep]
+	reserves *steps[*reserveStep]
+	confirms *steps[*confirmStep]
 }
 
 // Options configure the service.
@@ -55,8 +55,7 @@ func New(pool *pgxpool.Pool, opt Options) *Service {
 		opt.Now = time.Now
 	}
 	s := &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, signer: opt.Signer}
-	s.reserves.commit = s.commitReserves
-	s.confirms.commit = s.commitConfirms
+	s.reserves, s.confirms = newSteps(s.commitReserves), newSteps(s.commitConfirms)
 	return s
 }
 

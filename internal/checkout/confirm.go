@@ -26,7 +26,7 @@ type ConfirmInput struct {
 
 // Confirm redeems a reservation once the platform's payment succeeded, and
 // signs a receipt. Confirms are group-committed: concurrent confirms share
-// one transaction (see groupCommit), with one write per table and one ledger
+// one transaction (see steps), with one write per table and one ledger
 // transfer per campaign, so a burst costs a few commits instead of one per
 // confirm. The answer is rendered inside that transaction and stored under
 // the idempotency key, so a retry gets the same bytes.

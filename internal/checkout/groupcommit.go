@@ -3,8 +3,6 @@ package checkout
 import (
 	"context"
 	"errors"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,70 +11,29 @@ import (
 
 	"github.com/tongquan/tongquan/internal/apperr"
 	"github.com/tongquan/tongquan/internal/auditlog"
+	"github.com/tongquan/tongquan/internal/batching"
 	"github.com/tongquan/tongquan/internal/idempotency"
 	"github.com/tongquan/tongquan/internal/ledger"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/voucher"
 )
 
-const (
-	// maxStepBatch bounds the steps one shared transaction commits.
-	maxStepBatch = 128
-	// stepCommitters bounds the shared transactions in flight at once: while
-	// they commit, the next batch fills up, so the batch size follows the load.
-	stepCommitters = 2
-	// maxStepsWaiting bounds the steps waiting for a transaction; past it a
-	// step is refused with 429 at once instead of piling up into timeouts.
-	maxStepsWaiting = 4096
-)
+// steps group-commits checkout steps of one kind: concurrent steps share a
+// transaction (commitShared). Two transactions run at once, so the next
+// batch fills up while one commits; past 4,096 waiting steps a step is
+// refused with 429 at once instead of piling up into timeouts.
+type steps[T any] struct{ q batching.Queue[T] }
 
-// groupCommit runs concurrent checkout steps of one kind in shared
-// transactions: a committer takes whatever steps are waiting (up to
-// maxStepBatch) and commits them together. An idle server runs a step alone,
-// at once. Committers are goroutines that exist only while steps wait, so the
-// service needs no lifecycle of its own.
-type groupCommit[T any] struct {
-	commit func(batch []T)
-
-	mu         sync.Mutex
-	queue      []T
-	committers int
+func newSteps[T any](commit func(batch []T)) *steps[T] {
+	return &steps[T]{q: batching.Queue[T]{Run: commit, MaxBatch: 128, Workers: 2, MaxWaiting: 4096}}
 }
 
-// submit queues a step; commit answers it.
-func (g *groupCommit[T]) submit(step T) error {
-	g.mu.Lock()
-	if len(g.queue) >= maxStepsWaiting {
-		g.mu.Unlock()
-		return apperr.New(apperr.CodeRateLimited, "too many checkout steps are waiting; retry in a second")
-	}
-	g.queue = append(g.queue, step)
-	start := g.committers < stepCommitters
-	if start {
-		g.committers++
-	}
-	g.mu.Unlock()
-	if start {
-		go g.run()
+// submit queues a step; its batch answers it.
+func (s *steps[T]) submit(step T) error {
+	if err := s.q.Submit(step); err != nil {
+		return apperr.Wrap(err, apperr.CodeRateLimited, "too many checkout steps are waiting; retry in a second")
 	}
 	return nil
-}
-
-func (g *groupCommit[T]) run() {
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), maxStepBatch)
-		if n == 0 {
-			g.committers--
-			g.queue = nil // let a burst's backing array go
-			g.mu.Unlock()
-			return
-		}
-		batch := slices.Clone(g.queue[:n])
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		g.commit(batch)
-	}
 }
 
 // stepResult is one step's answer, or why it was refused.

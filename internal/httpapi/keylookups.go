@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tongquan/tongquan/internal/batching"
 	"github.com/tongquan/tongquan/internal/postgres"
 )
 
@@ -24,15 +24,11 @@ const (
 // keyLookups reads Idempotency-Keys for concurrent requests in batches:
 // every request with a key asks before its operation runs (a retry must be
 // replayed whatever the operation would answer now), so under a burst the
-// reads are grouped. While a read runs the next batch fills up, so the batch
-// size follows the load; an idle server reads each key alone, at once.
-// Readers are goroutines that exist only while keys wait.
+// reads are grouped (batching.Queue); an idle server reads each key alone,
+// at once.
 type keyLookups struct {
-	pool *pgxpool.Pool
-
-	mu      sync.Mutex
-	queue   []*keyLookup
-	readers int
+	pool  *pgxpool.Pool
+	queue batching.Queue[*keyLookup]
 }
 
 type keyLookup struct {
@@ -44,7 +40,11 @@ type keyLookup struct {
 	err    error
 }
 
-func newKeyLookups(pool *pgxpool.Pool) *keyLookups { return &keyLookups{pool: pool} }
+func newKeyLookups(pool *pgxpool.Pool) *keyLookups {
+	l := &keyLookups{pool: pool}
+	l.queue = batching.Queue[*keyLookup]{Run: l.read, MaxBatch: maxLookupBatch, Workers: maxLookupReaders}
+	return l
+}
 
 // lookup reads one key; found is false when it was never used.
 func (l *keyLookups) lookup(ctx context.Context, platformID, key string) (postgres.StoredIdempotency, bool, error) {
@@ -52,15 +52,8 @@ func (l *keyLookups) lookup(ctx context.Context, platformID, key string) (postgr
 		return postgres.StoredIdempotency{}, false, err
 	}
 	r := &keyLookup{ref: postgres.IdempotencyRef{PlatformID: platformID, Key: key}, done: make(chan struct{})}
-	l.mu.Lock()
-	l.queue = append(l.queue, r)
-	start := l.readers < maxLookupReaders
-	if start {
-		l.readers++
-	}
-	l.mu.Unlock()
-	if start {
-		go l.read()
+	if err := l.queue.Submit(r); err != nil { // unbounded: never refused
+		return postgres.StoredIdempotency{}, false, err
 	}
 	select {
 	case <-r.done:
@@ -70,33 +63,18 @@ func (l *keyLookups) lookup(ctx context.Context, platformID, key string) (postgr
 	}
 }
 
-// read answers waiting lookups batch by batch until none wait.
-func (l *keyLookups) read() {
-	for {
-		l.mu.Lock()
-		n := min(len(l.queue), maxLookupBatch)
-		if n == 0 {
-			l.readers--
-			l.queue = nil // let a burst's backing array go
-			l.mu.Unlock()
-			return
-		}
-		batch := make([]*keyLookup, n)
-		copy(batch, l.queue)
-		l.queue = l.queue[n:]
-		l.mu.Unlock()
-
-		refs := make([]postgres.IdempotencyRef, n)
-		for i, r := range batch {
-			refs[i] = r.ref
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-		stored, err := postgres.LookupIdempotencyKeys(ctx, l.pool, refs)
-		cancel()
-		for _, r := range batch {
-			r.stored, r.found = stored[r.ref]
-			r.err = err
-			close(r.done)
-		}
+// read answers one batch of lookups with one statement.
+func (l *keyLookups) read(batch []*keyLookup) {
+	refs := make([]postgres.IdempotencyRef, len(batch))
+	for i, r := range batch {
+		refs[i] = r.ref
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	stored, err := postgres.LookupIdempotencyKeys(ctx, l.pool, refs)
+	cancel()
+	for _, r := range batch {
+		r.stored, r.found = stored[r.ref]
+		r.err = err
+		close(r.done)
 	}
 }

@@ -71,11 +71,7 @@ func TestKeyLookupsAnswerEachKey(t *testing.T) {
 	wg.Wait()
 	// A reader answers its batch before it looks for the next one, so it may
 	// still be on its way out when the last lookup returns.
-	require.Eventually(t, func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.readers == 0 && len(l.queue) == 0
-	}, 10*time.Second, time.Millisecond, "readers leave once no lookup waits")
+	require.Eventually(t, l.queue.Idle, 10*time.Second, time.Millisecond, "readers leave once no lookup waits")
 }
 
 // A lookup whose request gives up returns at once; the read still serves the others.

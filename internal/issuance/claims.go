@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,7 +53,7 @@ type ClaimRequest struct {
 }
 
 // Claim issues a voucher. Claims are group-committed: many share one
-// transaction (see batcher), so a burst costs a few commits, not one each.
+// transaction (Service.claims, commitClaims), so a burst costs a few commits, not one each.
 // The answer is rendered with render inside that transaction and stored
 // under the idempotency key, so a retry gets the same bytes.
 func (s *Service) Claim(ctx context.Context, req ClaimRequest, render idempotency.Renderer[voucher.Voucher]) (idempotency.Response, error) {
@@ -64,8 +63,8 @@ func (s *Service) Claim(ctx context.Context, req ClaimRequest, render idempotenc
 	}
 	p.render = render
 	p.done = make(chan claimResult, 1)
-	if err := s.claims.submit(s, p); err != nil {
-		return idempotency.Response{}, err
+	if err := s.claims.Submit(p); err != nil {
+		return idempotency.Response{}, apperr.Wrap(err, apperr.CodeRateLimited, "too many claims are waiting; retry in a second")
 	}
 	select {
 	case r := <-p.done:
@@ -164,14 +163,6 @@ func (p *pendingClaim) quotas() []postgres.QuotaTake {
 	return []postgres.QuotaTake{{CampaignID: p.c.ID, Holder: p.hash, Scope: "category:" + p.cat.Code, Limit: p.cat.PerHolderLimit}}
 }
 
-// batcher group-commits claims: each worker takes whatever claims are
-// waiting (up to maxBatch) and commits them in one transaction. While one
-// batch commits, the next fills up, so the batch size follows the load.
-type batcher struct {
-	once  sync.Once
-	queue chan *pendingClaim
-}
-
 const (
 	claimWorkers  = 2
 	maxClaimBatch = 256
@@ -179,43 +170,6 @@ const (
 	// at once instead of piling up into timeouts.
 	claimQueue = 8192
 )
-
-func (b *batcher) submit(s *Service, p *pendingClaim) error {
-	b.once.Do(func() {
-		b.queue = make(chan *pendingClaim, claimQueue)
-		for i := 0; i < claimWorkers; i++ {
-			go b.work(s)
-		}
-	})
-	select {
-	case b.queue <- p:
-		return nil
-	default:
-		return apperr.New(apperr.CodeRateLimited, "too many claims are waiting; retry in a second")
-	}
-}
-
-func (b *batcher) work(s *Service) {
-	batch := make([]*pendingClaim, 0, maxClaimBatch)
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case p := <-b.queue:
-			batch = append(batch[:0], p)
-		}
-	fill:
-		for len(batch) < maxClaimBatch {
-			select {
-			case p := <-b.queue:
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
-		s.commitClaims(batch)
-	}
-}
 
 // claimOutcome is one claim's fate inside a batch transaction.
 type claimOutcome struct {

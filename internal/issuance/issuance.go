@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tongquan/tongquan/internal/batching"
 	"github.com/tongquan/tongquan/internal/holder"
 )
 
@@ -20,7 +21,7 @@ type Service struct {
 
 	campaigns campaignCache
 	rounds    roundCache
-	claims    batcher
+	claims    batching.Queue[*pendingClaim] // group commit: while one batch commits, the next fills up
 
 	ctx    context.Context // cancelled by Close: stops background work
 	cancel context.CancelFunc
@@ -38,10 +39,12 @@ func New(pool *pgxpool.Pool, opt Options) *Service {
 		opt.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, ctx: ctx, cancel: cancel}
+	s := &Service{pool: pool, now: opt.Now, hasher: opt.Hasher, ctx: ctx, cancel: cancel}
+	s.claims = batching.Queue[*pendingClaim]{Run: s.commitClaims, MaxBatch: maxClaimBatch, Workers: claimWorkers, MaxWaiting: claimQueue}
+	return s
 }
 
-// Close stops the service's background work (claim batch workers, jobs it
-// started). Claims still waiting are answered UNAVAILABLE by their callers'
-// deadlines; a retry with the same key is safe.
+// Close stops the service's background work (jobs it started). Claims still
+// waiting fail with their batch's cancelled transaction; a retry with the
+// same key is safe.
 func (s *Service) Close() { s.cancel() }
