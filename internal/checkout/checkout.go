@@ -157,9 +157,8 @@ func wantStatus(r postgres.Redemption, want, action string) error {
 	return nil
 }
 
-// move books a redemption's value in the campaign ledger. Every movement of
-// one redemption uses the same bucket, so a confirm or cancel draws on the
-// bucket its hold credited.
+// move books a redemption's value in the campaign ledger, in its bucket
+// (bucketKey).
 func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, kind ledger.Kind, amount int64, at time.Time) error {
 	if amount == 0 {
 		return nil
@@ -169,9 +168,8 @@ func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, ki
 }
 
 // queueSpreadMoves queues on b the redemptions' discounts as one transfer of
-// kind per campaign, each redemption's part in its own bucket (the bucket
-// every movement of that redemption uses), campaigns in id order. Finish
-// each once b is sent.
+// kind per campaign, each redemption's part in its own bucket (bucketKey),
+// campaigns in id order. Finish each once b is sent.
 func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, at time.Time) ([]*postgres.PendingSpread, error) {
 	type campaignParts struct {
 		total int64
@@ -191,7 +189,7 @@ func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, 
 		}
 		c.n++
 		c.total += r.DiscountFen
-		c.parts[postgres.BucketOf(ledger.KeyOf(r.ID))] += r.DiscountFen
+		c.parts[postgres.BucketOf(bucketKey(r))] += r.DiscountFen
 	}
 	campaigns := make([]uuid.UUID, 0, len(byCampaign))
 	for id := range byCampaign {
@@ -206,7 +204,7 @@ func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, 
 			parts = append(parts, postgres.BucketAmount{Bucket: b, Fen: fen})
 		}
 		slices.SortFunc(parts, func(a, b postgres.BucketAmount) int { return int(a.Bucket) - int(b.Bucket) })
-		t := ledger.Transfer{CampaignID: id, Kind: kind, AmountFen: c.total, Ref: "redemption:" + c.first.String()}
+		t := ledger.Transfer{CampaignID: id, Kind: kind, AmountFen: c.total, Ref: ref(c.first)}
 		if c.n > 1 {
 			// One transfer for many: the ref names the first and how many
 			// more; each redemption has its own audit event.
@@ -242,8 +240,15 @@ func (m pendingMove) finish(ctx context.Context, tx postgres.Querier) error {
 }
 
 func transfer(r postgres.Redemption, kind ledger.Kind, amount int64) ledger.Transfer {
-	return ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: "redemption:" + r.ID.String(), BucketKey: ledger.KeyOf(r.ID)}
+	return ledger.Transfer{CampaignID: r.CampaignID, Kind: kind, AmountFen: amount, Ref: ref(r.ID), BucketKey: bucketKey(r)}
 }
+
+// bucketKey is the BucketKey of every movement of a redemption's value, so a
+// confirm or cancel draws on the bucket its hold credited.
+func bucketKey(r postgres.Redemption) uint64 { return ledger.KeyOf(r.ID) }
+
+// ref names a redemption as the cause of a ledger transfer.
+func ref(id uuid.UUID) string { return "redemption:" + id.String() }
 
 func (s *Service) holderHash(idNumber string) (holder.Hash, error) {
 	id, err := holder.NormalizeID(idNumber)
