@@ -553,7 +553,8 @@ type PendingSpread struct {
 	from, to ledger.Account
 	parts    []BucketAmount
 	at       time.Time
-	args     pgx.NamedArgs
+	args     pgx.NamedArgs // of the statement as last built (setDebits)
+	debits   int           // buckets it debits
 
 	read  bool
 	seen  bool // every debited bucket had enough in the statement's snapshot; rows were locked
@@ -596,17 +597,15 @@ func newPendingSpread(t ledger.Transfer, parts []BucketAmount, at time.Time) (*P
 		return nil, fmt.Errorf("transfer %s of campaign %s: parts sum to %d, not %d", t.Kind, t.CampaignID, sum, t.AmountFen)
 	}
 	p := &PendingSpread{t: t, from: from, to: to, parts: parts, at: at}
-	args, err := p.statementArgs(parts)
-	p.args = args
-	return p, err
+	return p, p.setDebits(parts)
 }
 
-// statementArgs are spreadTransfer's arguments for debits from the
+// setDebits builds spreadTransfer's arguments for debits from the
 // from-account's buckets and credits to the parts' buckets of the to-account.
-func (p *PendingSpread) statementArgs(debits []BucketAmount) (pgx.NamedArgs, error) {
+func (p *PendingSpread) setDebits(debits []BucketAmount) error {
 	transferID, err := uuid.NewV7()
 	if err != nil {
-		return nil, fmt.Errorf("new transfer id: %w", err)
+		return fmt.Errorf("new transfer id: %w", err)
 	}
 	var ids []uuid.UUID
 	var accounts []string
@@ -624,25 +623,27 @@ func (p *PendingSpread) statementArgs(debits []BucketAmount) (pgx.NamedArgs, err
 	for _, d := range debits {
 		dBuckets, dAmounts = append(dBuckets, d.Bucket), append(dAmounts, d.Fen)
 		if err := entry(p.from, d.Bucket, -d.Fen); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, c := range p.parts {
 		cBuckets, cAmounts = append(cBuckets, c.Bucket), append(cAmounts, c.Fen)
 		if err := entry(p.to, c.Bucket, c.Fen); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	first, second := p.from, p.to
+	second := p.to // the account locked second
 	if lockRank[p.to] < lockRank[p.from] {
-		first, second = p.to, p.from
+		second = p.from
 	}
-	return pgx.NamedArgs{
-		"campaign": p.t.CampaignID, "from": string(p.from), "to": string(p.to), "first": string(first), "second": string(second),
+	p.debits = len(debits)
+	p.args = pgx.NamedArgs{
+		"campaign": p.t.CampaignID, "from": string(p.from), "to": string(p.to), "second": string(second),
 		"dbuckets": dBuckets, "damounts": dAmounts, "cbuckets": cBuckets, "camounts": cAmounts,
 		"transfer": transferID, "kind": string(p.t.Kind), "ref": p.t.Ref, "at": p.at,
 		"ids": ids, "accounts": accounts, "ebuckets": eBuckets, "eamounts": eAmounts,
-	}, nil
+	}
+	return nil
 }
 
 func (p *PendingSpread) scan(row pgx.Row) error {
@@ -664,7 +665,6 @@ func (p *PendingSpread) Finish(ctx context.Context, tx Querier) error {
 			return err
 		}
 	}
-	debits := len(p.args["dbuckets"].([]int16))
 	switch {
 	case !p.found:
 		return notInitialised(p.t.CampaignID)
@@ -672,9 +672,9 @@ func (p *PendingSpread) Finish(ctx context.Context, tx Querier) error {
 		// Drawn on concurrently between the snapshot and the lock: spilling
 		// now, with some rows locked out of order, could deadlock.
 		return lostRace("%s of campaign %s was drawn on concurrently; retry the transaction", p.from, p.t.CampaignID)
-	case p.written != int64(2*(debits+len(p.parts))):
+	case p.written != int64(2*(p.debits+len(p.parts))):
 		return fmt.Errorf("transfer %s of campaign %s: %d rows written for %d debits and %d credits",
-			p.t.Kind, p.t.CampaignID, p.written, debits, len(p.parts))
+			p.t.Kind, p.t.CampaignID, p.written, p.debits, len(p.parts))
 	}
 	return nil
 }
@@ -733,7 +733,7 @@ func (p *PendingSpread) spill(ctx context.Context, tx Querier) error {
 			debits = append(debits, BucketAmount{Bucket: int16(b), Fen: fen})
 		}
 	}
-	if p.args, err = p.statementArgs(debits); err != nil {
+	if err := p.setDebits(debits); err != nil {
 		return err
 	}
 	return p.scan(tx.QueryRow(ctx, spreadTransfer, p.args))
