@@ -167,11 +167,12 @@ func (s *Service) move(ctx context.Context, tx pgx.Tx, r postgres.Redemption, ki
 	return err
 }
 
-// queueSpreadMoves queues on b the redemptions' discounts as one transfer of
-// kind per campaign, each redemption's part in its own bucket (bucketKey),
+// queueSpreadMoves queues on b the redemptions' discounts as one transfer per
+// campaign (of the kind of its redemptions), each redemption's part in its own bucket (bucketKey),
 // campaigns in id order. Finish each once b is sent.
-func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, at time.Time) ([]*postgres.PendingSpread, error) {
+func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kindOf func(postgres.Redemption) ledger.Kind, at time.Time) ([]*postgres.PendingSpread, error) {
 	type campaignParts struct {
+		kind  ledger.Kind
 		total int64
 		parts map[int16]int64
 		first uuid.UUID
@@ -184,7 +185,7 @@ func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, 
 		}
 		c := byCampaign[r.CampaignID]
 		if c == nil {
-			c = &campaignParts{parts: map[int16]int64{}, first: r.ID}
+			c = &campaignParts{kind: kindOf(r), parts: map[int16]int64{}, first: r.ID}
 			byCampaign[r.CampaignID] = c
 		}
 		c.n++
@@ -204,7 +205,7 @@ func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, 
 			parts = append(parts, postgres.BucketAmount{Bucket: b, Fen: fen})
 		}
 		slices.SortFunc(parts, func(a, b postgres.BucketAmount) int { return int(a.Bucket) - int(b.Bucket) })
-		t := ledger.Transfer{CampaignID: id, Kind: kind, AmountFen: c.total, Ref: ref(c.first)}
+		t := ledger.Transfer{CampaignID: id, Kind: c.kind, AmountFen: c.total, Ref: ref(c.first)}
 		if c.n > 1 {
 			// One transfer for many: the ref names the first and how many
 			// more; each redemption has its own audit event.
@@ -217,26 +218,6 @@ func queueSpreadMoves(b *pgx.Batch, rs []postgres.Redemption, kind ledger.Kind, 
 		moves = append(moves, m)
 	}
 	return moves, nil
-}
-
-// pendingMove is a ledger movement queued on a batch; a zero amount moves nothing.
-type pendingMove struct{ t *postgres.PendingTransfer }
-
-// queueMove is move queued on b; finish it once the batch is closed.
-func queueMove(b *pgx.Batch, r postgres.Redemption, kind ledger.Kind, amount int64, at time.Time) (pendingMove, error) {
-	if amount == 0 {
-		return pendingMove{}, nil
-	}
-	t, err := postgres.QueueTransfer(b, transfer(r, kind, amount), at)
-	return pendingMove{t}, err
-}
-
-func (m pendingMove) finish(ctx context.Context, tx postgres.Querier) error {
-	if m.t == nil {
-		return nil
-	}
-	_, err := m.t.Finish(ctx, tx)
-	return err
 }
 
 func transfer(r postgres.Redemption, kind ledger.Kind, amount int64) ledger.Transfer {
@@ -264,15 +245,6 @@ func (s *Service) audit(ctx context.Context, tx pgx.Tx, req Request, action stri
 		return err
 	}
 	return postgres.AppendEvent(ctx, tx, e)
-}
-
-// queueAudit is audit queued on b.
-func (s *Service) queueAudit(b *pgx.Batch, req Request, action string, r postgres.Redemption, before *postgres.Redemption) error {
-	e, err := s.event(req, action, r, before)
-	if err != nil {
-		return err
-	}
-	return postgres.QueueEvent(b, e)
 }
 
 func (s *Service) event(req Request, action string, r postgres.Redemption, before *postgres.Redemption) (auditlog.Event, error) {

@@ -106,7 +106,7 @@ func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch [
 	answerTwins(keys, out)
 	writes := &pgx.Batch{}
 	postgres.QueueConfirmRedemptions(writes, w.redemptions)
-	return out, w.send(ctx, tx, writes, voucher.Redeemed, ledger.Redemption, now)
+	return out, w.send(ctx, tx, writes, voucher.Redeemed, func(postgres.Redemption) ledger.Kind { return ledger.Redemption }, now)
 }
 
 // confirmOne checks one confirmation against its locked redemption and

@@ -104,9 +104,10 @@ func (w *stepWrites) took(r postgres.Redemption, e auditlog.Event, key idempoten
 
 // send queues on b, after the redemptions' own write, their vouchers' new
 // status, the audit events, the answers and the released keys, then last
-// (its bucket rows stay locked until commit) the ledger transfers of kind;
-// it sends b and finishes the transfers.
-func (w *stepWrites) send(ctx context.Context, tx postgres.Batcher, b *pgx.Batch, status voucher.Status, kind ledger.Kind, now time.Time) error {
+// (its bucket rows stay locked until commit) the ledger transfers of each
+// redemption's kind; it sends b and finishes the transfers.
+func (w *stepWrites) send(ctx context.Context, tx postgres.Batcher, b *pgx.Batch, status voucher.Status,
+	kind func(postgres.Redemption) ledger.Kind, now time.Time) error {
 	vouchers := make([]uuid.UUID, len(w.redemptions))
 	for i, r := range w.redemptions {
 		vouchers[i] = r.VoucherID

@@ -39,7 +39,7 @@ type ReserveInput struct {
 // A trade-in reservation draws on the campaign's shared subsidy budget, where
 // each refusal for want of budget must be exact, and a voucher asked for
 // twice in one batch must be judged in order; those run in a transaction of
-// their own (reserveAlone).
+// their own, as a batch of one.
 func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
 	hash, err := s.holderHash(in.IDNumber)
 	if err != nil {
@@ -54,13 +54,18 @@ func (s *Service) Reserve(ctx context.Context, req Request, in ReserveInput, ren
 	}
 	r := step.wait(ctx, "reservation")
 	if errors.Is(r.err, errReserveAlone) {
-		return s.reserveAlone(ctx, req, in, hash, render)
+		// A batch of its own, committed here; its key was released.
+		step.pending = newPending()
+		commitShared(s.pool, []*reserveStep{step}, func(ctx context.Context, tx postgres.Batcher) ([]stepResult, error) {
+			return s.reserveBatch(ctx, tx, []*reserveStep{step}, true)
+		})
+		r = <-step.done
 	}
 	return r.resp, r.err
 }
 
-// errReserveAlone sends a step out of its batch, into reserveAlone. Its
-// idempotency key is released with the batch, so it is free again.
+// errReserveAlone sends a step out of its batch, into a batch of its own.
+// Its idempotency key is released with the batch, so it is free again.
 var errReserveAlone = errors.New("reserve in a transaction of its own")
 
 type reserveStep struct {
@@ -73,7 +78,7 @@ type reserveStep struct {
 
 func (s *Service) commitReserves(batch []*reserveStep) {
 	commitShared(s.pool, batch, func(ctx context.Context, tx postgres.Batcher) ([]stepResult, error) {
-		return s.reserveBatch(ctx, tx, batch)
+		return s.reserveBatch(ctx, tx, batch, false)
 	})
 }
 
@@ -82,7 +87,12 @@ func (s *Service) commitReserves(batch []*reserveStep) {
 // write; the commit. It is run again from scratch if the
 // transaction is retried, so it only computes outcomes. Rows are locked in
 // the service's order: keys, vouchers, orders, then the ledger.
-func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch []*reserveStep) ([]stepResult, error) {
+//
+// Alone, the batch is one step, which may be a trade-in reservation: its
+// subsidy, drawn from the budget, is refused exactly (BUDGET_EXHAUSTED, by
+// the ledger transfer, rolls back the one step), and so is a serial number
+// subsidised already (by the unique index the insert meets).
+func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch []*reserveStep, alone bool) ([]stepResult, error) {
 	out := make([]stepResult, len(batch))
 	keys := make([]idempotency.Key, len(batch))
 	var codes []string
@@ -129,8 +139,9 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 		out[i].err = err
 		w.released = append(w.released, keys[i]) // a retry is judged again
 	}
-	// Orders are counted in memory, from the rows locked above, as the
-	// statement of reserveAlone counts them one at a time.
+	// Orders are counted in memory, from the rows locked above: an order
+	// number names one order (fingerprint) carrying at most the campaign's
+	// vouchers per order.
 	added := map[postgres.OrderRef]int{}
 	for i, step := range batch {
 		if !fresh[i] {
@@ -139,7 +150,7 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 		}
 		v, found := vouchers[step.in.VoucherCode]
 		switch {
-		case found && (v.Kind == campaign.KindTradeIn || codeSteps[v.Code] > 1):
+		case found && !alone && (v.Kind == campaign.KindTradeIn || codeSteps[v.Code] > 1):
 			refuse(i, errReserveAlone)
 			continue
 		case !found:
@@ -200,9 +211,7 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 	writes := &pgx.Batch{}
 	postgres.QueueCountOrders(writes, counted, counts, adds)
 	postgres.QueueInsertRedemptions(writes, w.redemptions)
-	// The voucher's value, committed at claim, moves to held (consumption
-	// only; a trade-in subsidy is drawn from the budget by reserveAlone).
-	return out, w.send(ctx, tx, writes, voucher.Reserved, ledger.Hold, now)
+	return out, w.send(ctx, tx, writes, voucher.Reserved, holdKind, now)
 }
 
 // reservation checks a reservation against its locked voucher and the
@@ -224,64 +233,12 @@ func (s *Service) reservation(req Request, in ReserveInput, v voucher.Voucher, c
 	}, nil
 }
 
-// reserveAlone is a reservation in a transaction of its own, in three round
-// trips: the key, the voucher's lock and the reads the rules need; every
-// write; the commit. The statements run in the order they are queued, which
-// is the lock order.
-func (s *Service) reserveAlone(ctx context.Context, req Request, in ReserveInput, hash holder.Hash, render idempotency.Renderer[postgres.Redemption]) (idempotency.Response, error) {
-	var resp idempotency.Response
-	err := postgres.InPipelinedTx(ctx, s.pool, func(tx postgres.Batcher) error {
-		var (
-			v        voucher.Voucher
-			c        campaign.Campaign
-			merchant *registry.Merchant
-			refused  postgres.Refusal
-		)
-		reads := &pgx.Batch{}
-		postgres.QueueReserveIdempotencyKey(reads, req.Idem, &refused)
-		postgres.QueueLockVoucherByCode(reads, in.VoucherCode, &v, &refused)
-		postgres.QueueCampaignOfVoucher(reads, in.VoucherCode, &c, &refused)
-		postgres.QueueMerchantForCheckout(reads, req.PlatformID, in.Order.MerchantID, &merchant)
-		if err := tx.SendBatch(ctx, reads).Close(); err != nil {
-			return err
-		}
-		if err := refused.Err(); err != nil {
-			return err
-		}
-		now := s.now().UTC().Truncate(time.Microsecond)
-		r, err := s.reservation(req, in, v, &c, merchant, hash, now)
-		if err != nil {
-			return err
-		}
-		if resp, err = render(r); err != nil {
-			return err
-		}
-		kind := ledger.Hold
-		if c.Kind == campaign.KindTradeIn {
-			kind = ledger.SubsidyHold // the subsidy is drawn from the budget at checkout
-		}
-		writes := &pgx.Batch{}
-		postgres.QueueInsertRedemption(writes, r)
-		order := postgres.QueueAddOrderVoucher(writes, req.PlatformID, in.Order.OrderNo, orderFingerprint(in.Order),
-			c.Rules.Eligibility.MaxVouchersPerOrder)
-		postgres.QueueSetVoucherStatus(writes, v.ID, voucher.Reserved, now)
-		if err := s.queueAudit(writes, req, "redemption.reserved", r, nil); err != nil {
-			return err
-		}
-		postgres.QueueCompleteIdempotencyKey(writes, req.Idem, resp)
-		// Last: the ledger's bucket rows stay locked until commit, so they
-		// are touched as late as possible.
-		move, err := queueMove(writes, r, kind, r.DiscountFen, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.SendBatch(ctx, writes).Close(); err != nil {
-			return err
-		}
-		if err := order.Finish(ctx, tx); err != nil {
-			return err
-		}
-		return move.finish(ctx, tx)
-	})
-	return resp, err
+// holdKind is the ledger movement of a reservation: a consumption voucher's
+// value, committed at claim, moves to held; a trade-in subsidy is drawn from
+// the budget at checkout.
+func holdKind(r postgres.Redemption) ledger.Kind {
+	if r.Kind == string(campaign.KindTradeIn) {
+		return ledger.SubsidyHold
+	}
+	return ledger.Hold
 }

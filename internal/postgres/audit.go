@@ -71,22 +71,6 @@ func AppendEvent(ctx context.Context, q Querier, e auditlog.Event) error {
 	return nil
 }
 
-// QueueEvent is AppendEvent queued on b, to be sent in the transaction of the
-// change it records.
-func QueueEvent(b *pgx.Batch, e auditlog.Event) error {
-	args, err := eventArgs(&e)
-	if err != nil {
-		return err
-	}
-	b.Queue(insertEvent, args...).Fn = func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
-			return appendError(e, err)
-		}
-		return nil
-	}
-	return nil
-}
-
 const insertEvent = `
 	INSERT INTO audit_events (id, at, actor, actor_role, action, entity_type, entity_id, before, after, request_id)
 	VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7, $8, $9, $10)`

@@ -117,29 +117,6 @@ func completeKeysArgs(keys []idempotency.Key, answers []idempotency.Response) []
 	return []any{platforms, ks, statuses, bodies}
 }
 
-// QueueReserveIdempotencyKey queues on b the claim of one key (see
-// ReserveIdempotencyKeys). A key taken already is refused with
-// idempotency.ErrDuplicate.
-func QueueReserveIdempotencyKey(b *pgx.Batch, k idempotency.Key, refused *Refusal) {
-	b.Queue(`INSERT INTO idempotency_keys (platform_id, key, request_hash) VALUES ($1, $2, $3)
-		ON CONFLICT (platform_id, key) DO NOTHING
-		RETURNING true`, k.PlatformID, k.Key, k.RequestHash[:]).QueryRow(func(row pgx.Row) error {
-		var fresh bool
-		err := row.Scan(&fresh)
-		if errors.Is(err, pgx.ErrNoRows) {
-			refused.set(idempotency.ErrDuplicate)
-			return nil
-		}
-		return err
-	})
-}
-
-// QueueCompleteIdempotencyKey queues on b the storing of a reserved key's answer.
-func QueueCompleteIdempotencyKey(b *pgx.Batch, k idempotency.Key, answer idempotency.Response) {
-	b.Queue(`UPDATE idempotency_keys SET status = $3, response = $4 WHERE platform_id = $1 AND key = $2`,
-		k.PlatformID, k.Key, int32(answer.Status), answer.Body)
-}
-
 // StoredIdempotency is what a key holds: the request's fingerprint and, once
 // its transaction committed, the answer.
 type StoredIdempotency struct {

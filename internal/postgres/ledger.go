@@ -110,11 +110,9 @@ func PostTransfer(ctx context.Context, tx Querier, t ledger.Transfer, at time.Ti
 	return p.Finish(ctx, tx)
 }
 
-// PendingTransfer is a transfer whose one-statement common case was queued
-// on a batch by QueueTransfer, so it travels with the caller's other
-// statements in one round trip. Once the batch is sent and closed, Finish
-// completes it.
-type PendingTransfer struct {
+// pendingTransfer is PostTransfer's state: the one-statement common case
+// (fastTransfer), its answer, and what Finish does when it was not enough.
+type pendingTransfer struct {
 	t                    ledger.Transfer
 	at                   time.Time
 	from, to             ledger.Account
@@ -133,28 +131,12 @@ type PendingTransfer struct {
 	entries  int64 // entry rows written
 }
 
-// QueueTransfer queues t on b (see PostTransfer for what a transfer does).
-// The caller sends b in its transaction, closes the results, then calls
-// Finish in the same transaction; until then t is not booked. Statements
-// queued after t run after it, so the lock order of PostTransfer holds as
-// long as the caller queues the ledger last.
-func QueueTransfer(b *pgx.Batch, t ledger.Transfer, at time.Time) (*PendingTransfer, error) {
-	p, err := newPendingTransfer(t, at)
-	if err != nil {
-		return nil, err
-	}
-	if p.sql != "" {
-		b.Queue(p.sql, p.args).QueryRow(p.scan)
-	}
-	return p, nil
-}
-
-func newPendingTransfer(t ledger.Transfer, at time.Time) (*PendingTransfer, error) {
+func newPendingTransfer(t ledger.Transfer, at time.Time) (*pendingTransfer, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
 	from, to, _ := ledger.Route(t.Kind)
-	p := &PendingTransfer{t: t, at: at, from: from, to: to, chosen: BucketOf(t.BucketKey)}
+	p := &pendingTransfer{t: t, at: at, from: from, to: to, chosen: BucketOf(t.BucketKey)}
 	p.creditBucket = p.chosen
 	if to == ledger.Treasury {
 		p.creditBucket = 0
@@ -231,7 +213,7 @@ const (
 	fastTransferCreditLast = `WITH pin AS (SELECT),` + fastTransfer
 )
 
-func (p *PendingTransfer) scan(row pgx.Row) error {
+func (p *pendingTransfer) scan(row pgx.Row) error {
 	err := row.Scan(&p.snapshot, &p.locked, &p.debited, &p.entries)
 	p.read = true
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -244,9 +226,9 @@ func (p *PendingTransfer) scan(row pgx.Row) error {
 	return nil
 }
 
-// Finish completes a transfer queued by QueueTransfer, in the transaction the
-// batch was sent in, and returns its id. Its errors are PostTransfer's.
-func (p *PendingTransfer) Finish(ctx context.Context, tx Querier) (uuid.UUID, error) {
+// Finish completes a transfer whose fast path was sent, in the same
+// transaction, and returns its id. Its errors are PostTransfer's.
+func (p *pendingTransfer) Finish(ctx context.Context, tx Querier) (uuid.UUID, error) {
 	if p.sql == "" {
 		parts, err := debitTreasury(ctx, tx, p.t)
 		if err != nil {
@@ -566,7 +548,8 @@ type PendingSpread struct {
 
 // QueueSpreadTransfer queues t on b (see PostSpreadTransfer). The caller sends
 // b in its transaction, closes the results, then calls Finish in the same
-// transaction. Queue the ledger last, as with QueueTransfer.
+// transaction. Queue the ledger last: its bucket rows stay locked until
+// commit.
 func QueueSpreadTransfer(b *pgx.Batch, t ledger.Transfer, parts []BucketAmount, at time.Time) (*PendingSpread, error) {
 	p, err := newPendingSpread(t, parts, at)
 	if err != nil {

@@ -67,22 +67,6 @@ func QueuePlanCached(b *pgx.Batch) {
 	b.Queue("SET LOCAL plan_cache_mode = auto")
 }
 
-// Refusal holds the first refusal (an error of the request, not of the
-// database) met while a batch's results are read. Queue functions report
-// refusals here rather than as the batch's error: pgx drops every statement
-// of a batch that failed from its statement cache, and a refused request is
-// no reason to prepare them all again.
-type Refusal struct{ err error }
-
-func (r *Refusal) set(err error) {
-	if r.err == nil {
-		r.err = err
-	}
-}
-
-// Err is the first refusal, or nil.
-func (r *Refusal) Err() error { return r.err }
-
 // lazyTx begins its transaction with the first thing it sends.
 type lazyTx struct {
 	conn  *pgxpool.Conn

@@ -93,28 +93,6 @@ func LockRedemption(ctx context.Context, tx pgx.Tx, platformID string, id uuid.U
 	return ownRedemption(r, err, platformID, id)
 }
 
-// QueueInsertRedemption queues the insert of a new reservation on b. A
-// serial number already held or subsidised elsewhere is refused by the
-// database (SERIAL_ALREADY_SUBSIDISED).
-func QueueInsertRedemption(b *pgx.Batch, r Redemption) {
-	b.Queue(`INSERT INTO redemptions (id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind,
-		holder_hash, merchant_id, amount_fen, discount_fen, min_spend_fen, payment_channel, status, serial_number, category,
-		hold_expires_at, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,nullif($15,''),nullif($16,''),$17,$18,$18)`,
-		r.ID, r.PlatformID, r.OrderNo, r.VoucherID, r.VoucherCode, r.CampaignID, r.Kind, r.Holder[:], r.MerchantID,
-		r.AmountFen, r.DiscountFen, r.MinSpendFen, r.Channel, r.Status, r.SerialNumber, r.Category, r.HoldExpiresAt, r.CreatedAt,
-	).Fn = func(br pgx.BatchResults) error {
-		_, err := br.Exec()
-		switch {
-		case IsUniqueViolation(err, "redemptions_serial"):
-			return apperr.New(redemption.CodeSerialAlreadyUsed, "this serial number / IMEI is already subsidised")
-		case IsUniqueViolation(err, "redemptions_live_voucher"):
-			return apperr.New(redemption.CodeVoucherNotActive, "the voucher is already held by another checkout")
-		}
-		return err
-	}
-}
-
 const updateRedemption = `UPDATE redemptions SET status = $2, channel_txn_id = nullif($3, ''), paid_fen = $4,
 	confirmed_at = $5, refunded_fen = $6, clawed_back_fen = $7, receipt = $8, updated_at = $9 WHERE id = $1`
 
@@ -139,69 +117,6 @@ func ExpiredHolds(ctx context.Context, q Querier, now time.Time, limit int) ([]R
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Redemption, error) { return scanRedemption(r) })
-}
-
-// QueueAddOrderVoucher queues on b the count of one more live voucher on a
-// platform's order. Call Finish on the result once the batch is closed: it
-// refuses with ORDER_NO_REUSED when the number names another order, and
-// with STACKING_NOT_ALLOWED past max vouchers.
-func QueueAddOrderVoucher(b *pgx.Batch, platformID, orderNo string, fingerprint []byte, max int) *PendingOrderVoucher {
-	p := &PendingOrderVoucher{platformID: platformID, orderNo: orderNo, fingerprint: fingerprint, max: max}
-	// When the order is not counted, the statement also compares the stored
-	// fingerprint, so the refusal needs no second round trip. The comparison
-	// reads the statement's snapshot: an order inserted concurrently, after
-	// it, is invisible there (same is NULL) and Finish reads it again.
-	b.Queue(`WITH counted AS (
-			INSERT INTO checkout_orders AS o (platform_id, order_no, fingerprint, vouchers) VALUES ($1, $2, $3, 1)
-			ON CONFLICT (platform_id, order_no) DO UPDATE SET vouchers = o.vouchers + 1
-			WHERE o.fingerprint = excluded.fingerprint AND o.vouchers < $4
-			RETURNING 1
-		)
-		SELECT EXISTS (SELECT FROM counted),
-			(SELECT fingerprint = $3 FROM checkout_orders WHERE platform_id = $1 AND order_no = $2)`,
-		platformID, orderNo, fingerprint, max).QueryRow(func(row pgx.Row) error {
-		var counted bool
-		var same *bool
-		if err := row.Scan(&counted, &same); err != nil {
-			return err
-		}
-		switch {
-		case counted:
-			p.done = true
-		case same != nil:
-			p.done, p.refused = true, p.refusal(*same)
-		}
-		return nil
-	})
-	return p
-}
-
-// PendingOrderVoucher is an order count queued by QueueAddOrderVoucher.
-type PendingOrderVoucher struct {
-	platformID, orderNo string
-	fingerprint         []byte
-	max                 int
-	done                bool  // counted, or refused
-	refused             error // why not counted
-}
-
-// Finish completes the count in the transaction the batch was sent in and
-// returns its refusal, if any; an order a concurrent transaction stored under
-// the same number is read again here.
-func (p *PendingOrderVoucher) Finish(ctx context.Context, q Querier) error {
-	if p.done {
-		return p.refused
-	}
-	var same bool
-	if err := q.QueryRow(ctx, `SELECT fingerprint = $3 FROM checkout_orders WHERE platform_id = $1 AND order_no = $2`,
-		p.platformID, p.orderNo, p.fingerprint).Scan(&same); err != nil {
-		return err
-	}
-	return p.refusal(same)
-}
-
-func (p *PendingOrderVoucher) refusal(same bool) error {
-	return OrderRefusal(p.orderNo, same, p.max)
 }
 
 // OrderRefusal is why an order cannot count one more voucher: its number
@@ -284,55 +199,6 @@ func RemoveOrderVoucher(ctx context.Context, q Querier, platformID, orderNo stri
 	return err
 }
 
-// QueueLockVoucherByCode queues on b the read and lock of a voucher by its
-// code: *v is filled in when the batch's results are read, or the request
-// refused with VOUCHER_NOT_FOUND.
-func QueueLockVoucherByCode(b *pgx.Batch, code string, v *voucher.Voucher, refused *Refusal) {
-	b.Queue(`SELECT `+voucherColumns+` FROM vouchers WHERE code = $1 FOR UPDATE`, code).QueryRow(func(row pgx.Row) error {
-		var err error
-		*v, err = scanVoucher(row)
-		if errors.Is(err, pgx.ErrNoRows) {
-			refused.set(redemption.VoucherNotFound(code))
-			return nil
-		}
-		return err
-	})
-}
-
-// QueueCampaignOfVoucher queues on b the read of the campaign of the voucher
-// with code, so it travels with the voucher's lock (queue that first: a
-// voucher never changes campaign).
-func QueueCampaignOfVoucher(b *pgx.Batch, code string, c *campaign.Campaign, refused *Refusal) {
-	b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id = (SELECT campaign_id FROM vouchers WHERE code = $1)`, code).
-		QueryRow(func(row pgx.Row) error {
-			var err error
-			*c, err = scanCampaign(row)
-			if errors.Is(err, pgx.ErrNoRows) {
-				refused.set(apperr.New(apperr.CodeNotFound, "no campaign for voucher %s", code))
-				return nil
-			}
-			return err
-		})
-}
-
-// QueueMerchantForCheckout is MerchantForCheckout queued on b: *m is set to
-// the merchant, or to nil when the platform has no such merchant.
-func QueueMerchantForCheckout(b *pgx.Batch, platformID, merchantID string, m **registry.Merchant) {
-	b.Queue(`SELECT `+merchantColumns+` FROM merchants WHERE platform_id = $1 AND merchant_id = $2`, platformID, merchantID).
-		QueryRow(func(row pgx.Row) error {
-			got, err := scanMerchant(row)
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				*m = nil
-				return nil
-			case err != nil:
-				return fmt.Errorf("read merchant %s of platform %s: %w", merchantID, platformID, err)
-			}
-			*m = &got
-			return nil
-		})
-}
-
 // LockVoucher reads and locks a voucher by id.
 func LockVoucher(ctx context.Context, tx pgx.Tx, id uuid.UUID) (voucher.Voucher, error) {
 	return scanVoucher(tx.QueryRow(ctx, `SELECT `+voucherColumns+` FROM vouchers WHERE id = $1 FOR UPDATE`, id))
@@ -353,11 +219,6 @@ const setVoucherStatus = `UPDATE vouchers SET status = $2, updated_at = $3 WHERE
 func SetVoucherStatus(ctx context.Context, q Querier, id uuid.UUID, status voucher.Status, at time.Time) error {
 	_, err := q.Exec(ctx, setVoucherStatus, id, status, at)
 	return err
-}
-
-// QueueSetVoucherStatus is SetVoucherStatus queued on b.
-func QueueSetVoucherStatus(b *pgx.Batch, id uuid.UUID, status voucher.Status, at time.Time) {
-	b.Queue(setVoucherStatus, id, status, at)
 }
 
 // Refund is one refund of a confirmed redemption.
@@ -506,8 +367,8 @@ func QueueCampaignsOfVouchers(b *pgx.Batch, codes []string, byID *map[uuid.UUID]
 // MerchantRef names one platform's merchant.
 type MerchantRef struct{ PlatformID, MerchantID string }
 
-// QueueMerchantsForCheckout is QueueMerchantForCheckout for many merchants:
-// *byRef is filled in without the ones that do not exist.
+// QueueMerchantsForCheckout is MerchantForCheckout for many merchants,
+// queued on b: *byRef is filled in without the ones that do not exist.
 func QueueMerchantsForCheckout(b *pgx.Batch, refs []MerchantRef, byRef *map[MerchantRef]registry.Merchant) {
 	platforms, merchants := make([]string, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
@@ -528,11 +389,12 @@ func QueueMerchantsForCheckout(b *pgx.Batch, refs []MerchantRef, byRef *map[Merc
 		})
 }
 
-// QueueInsertRedemptions queues on b the insert of many new reservations in
-// one statement. Unlike QueueInsertRedemption it maps no refusal: a unique
-// index violated fails the whole statement, so the caller inserts only
-// redemptions of vouchers it holds locked and active, and none with a serial
-// number.
+// QueueInsertRedemptions queues on b the insert of new reservations in one
+// statement. A unique index the insert meets fails the whole statement: for
+// one reservation that is its refusal (a serial number held or subsidised
+// elsewhere, a voucher held by another checkout); for several, each of which
+// the caller found its voucher locked and active for, it can only be a race
+// lost, and the transaction is run again.
 func QueueInsertRedemptions(b *pgx.Batch, rs []Redemption) {
 	n := len(rs)
 	if n == 0 {
@@ -565,5 +427,18 @@ func QueueInsertRedemptions(b *pgx.Batch, rs []Redemption) {
 		AS t(id, platform_id, order_no, voucher_id, voucher_code, campaign_id, kind, holder_hash, merchant_id, amount_fen,
 			discount_fen, min_spend_fen, payment_channel, status, serial_number, category, hold_expires_at, created_at)`,
 		ids, platforms, orders, vouchers, codes, campaigns, kinds, holders, merchants, amounts, discounts, minSpends,
-		channels, statuses, serials, categories, holds, created)
+		channels, statuses, serials, categories, holds, created).Fn = func(br pgx.BatchResults) error {
+		_, err := br.Exec()
+		switch {
+		case err == nil:
+			return nil
+		case n > 1 && (IsUniqueViolation(err, "redemptions_serial") || IsUniqueViolation(err, "redemptions_live_voucher")):
+			return lostRace("a voucher or serial number of %d reservations was taken concurrently; retry the transaction", n)
+		case IsUniqueViolation(err, "redemptions_serial"):
+			return apperr.New(redemption.CodeSerialAlreadyUsed, "this serial number / IMEI is already subsidised")
+		case IsUniqueViolation(err, "redemptions_live_voucher"):
+			return apperr.New(redemption.CodeVoucherNotActive, "the voucher is already held by another checkout")
+		}
+		return err
+	}
 }
