@@ -92,7 +92,7 @@ func CompleteIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := q.Exec(ctx, completeKeys, completeKeysArgs(keys, answers)...)
+	_, err := q.Exec(ctx, completeKeys, planEachRun(completeKeysArgs(keys, answers)...)...)
 	return err
 }
 
@@ -161,7 +161,7 @@ func LookupIdempotencyKeys(ctx context.Context, q Querier, refs []IdempotencyRef
 	}
 	rows, err := q.Query(ctx, `SELECT i.platform_id, i.key, i.request_hash, i.status, i.response
 		FROM unnest($1::text[], $2::text[]) AS t(platform_id, key)
-		JOIN idempotency_keys i ON i.platform_id = t.platform_id AND i.key = t.key`, platforms, ks)
+		JOIN idempotency_keys i ON i.platform_id = t.platform_id AND i.key = t.key`, planEachRun(platforms, ks)...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func ReleaseIdempotencyKeys(ctx context.Context, q Querier, keys []idempotency.K
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := q.Exec(ctx, releaseKeys, releaseKeysArgs(keys)...)
+	_, err := q.Exec(ctx, releaseKeys, planEachRun(releaseKeysArgs(keys)...)...)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
@@ -27,7 +28,12 @@ func parseConfig(databaseURL string) (*pgx.ConnConfig, error) {
 // every argument, several percent of the checkout's CPU). Every pool on the
 // application's schema sets it.
 func AfterConnect(_ context.Context, conn *pgx.Conn) error {
-	pgxuuid.Register(conn.TypeMap())
+	tm := conn.TypeMap()
+	pgxuuid.Register(tm)
+	// Statements planned at every run (planEachRun) send their arguments
+	// without asking the server for their types first; these name them.
+	tm.RegisterDefaultPgType(uuid.UUID{}, "uuid")
+	tm.RegisterDefaultPgType([]uuid.UUID{}, "_uuid")
 	return nil
 }
 

@@ -66,7 +66,7 @@ func ReturnQuotas(ctx context.Context, q Querier, takes []QuotaTake) error {
 	camps, holders, scopes, _ := quotaArrays(takes)
 	_, err := q.Exec(ctx, `UPDATE holder_quota h SET used = h.used - 1
 		FROM unnest($1::uuid[], $2::bytea[], $3::text[]) AS t(c, hh, s)
-		WHERE h.campaign_id = t.c AND h.holder_hash = t.hh AND h.scope = t.s`, camps, holders, scopes)
+		WHERE h.campaign_id = t.c AND h.holder_hash = t.hh AND h.scope = t.s`, planEachRun(camps, holders, scopes)...)
 	return err
 }
 
