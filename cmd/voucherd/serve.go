@@ -24,6 +24,7 @@ import (
 	"github.com/tongquan/tongquan/internal/httpapi"
 	"github.com/tongquan/tongquan/internal/issuance"
 	"github.com/tongquan/tongquan/internal/issuer"
+	"github.com/tongquan/tongquan/internal/logsink"
 	"github.com/tongquan/tongquan/internal/postgres"
 	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/scheduler"
@@ -39,7 +40,9 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	log := newLogger(cfg)
+	log, logs := newLogger(cfg)
+	// Last of the deferred calls: every line logged while shutting down is written.
+	defer logs.Close()
 	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -122,6 +125,7 @@ func serve(args []string) error {
 		return fmt.Errorf("listen on %s: %w (is another voucherd running? choose another with --listen)", cfg.ListenAddr, err)
 	}
 	log.Info("voucherd listening", "addr", ln.Addr().String(), "roles", cfg.Roles, "dev", cfg.Dev)
+	_ = logs.Flush() // the start-up lines are out before the first request is served
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -147,12 +151,13 @@ func serve(args []string) error {
 	return nil
 }
 
-func newLogger(cfg config.Config) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+// newLogger writes the process log to stderr, JSON lines or text. Lines are
+// buffered and written in batches (one write every few milliseconds instead
+// of one per request's access-log line); warnings and errors are written at
+// once, and the returned writer must be closed before exit. A crash that
+// skips Close loses the info lines of the last few milliseconds.
+func newLogger(cfg config.Config) (*slog.Logger, *logsink.Writer) {
+	return logsink.NewLogger(os.Stderr, cfg.LogFormat, &slog.HandlerOptions{Level: cfg.LogLevel})
 }
 
 // newAuthenticator verifies people's tokens against the identity provider's

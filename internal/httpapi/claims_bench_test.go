@@ -3,7 +3,6 @@ package httpapi
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tongquan/tongquan/internal/benchlat"
+	"github.com/tongquan/tongquan/internal/logsink"
 )
 
 // BenchmarkSoldOutClaims measures the HTTP edge alone: claims of distinct
@@ -36,12 +36,15 @@ func BenchmarkSoldOutClaims(b *testing.B) {
 	require.Equal(b, "ROUND_SOLD_OUT", r.errorCode(b))
 
 	// The server under test logs as voucherd does: a JSON line per request
-	// written to a file, as when voucherd's stderr is redirected.
+	// written to a file, as when voucherd's stderr is redirected, through
+	// voucherd's buffered log writer.
 	logFile, err := os.Create(filepath.Join(b.TempDir(), "voucherd.log"))
 	require.NoError(b, err)
 	b.Cleanup(func() { logFile.Close() })
 	cfg := e.srv.cfg
-	cfg.Logger = slog.New(slog.NewJSONHandler(logFile, nil))
+	var logs *logsink.Writer
+	cfg.Logger, logs = logsink.NewLogger(logFile, "json", nil)
+	b.Cleanup(func() { logs.Close() }) // before the file's Close, registered earlier
 	srv, err := New(cfg)
 	require.NoError(b, err)
 

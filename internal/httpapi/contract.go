@@ -97,8 +97,6 @@ func OperationServiceRole(op *openapi3.Operation) string {
 	return ""
 }
 
-const ctxRoute = "tongquan.route"
-
 // routeMiddleware finds the contract operation for the request, answering
 // unknown paths and methods in the error format, and operations of a role
 // this process does not run as unknown paths.
@@ -118,14 +116,20 @@ func (s *Server) routeMiddleware() gin.HandlerFunc {
 				"%s %s is served by voucherd instances running the %s role", c.Request.Method, route.Path, sr))
 			return
 		}
-		c.Set(ctxRoute, &matchedRoute{route: route, params: params})
+		st := requestStateOf(c)
+		st.route, st.params = route, params
 		c.Next()
 	}
 }
 
-type matchedRoute struct {
-	route  *routers.Route
-	params map[string]string
+// matchedRoute is the operation routeMiddleware matched; the middleware
+// after it run only on matched requests.
+func matchedRoute(c *gin.Context) *requestState {
+	s := existingRequestState(c)
+	if s == nil || s.route == nil {
+		panic("httpapi: no contract route on the request")
+	}
+	return s
 }
 
 // authMiddleware authenticates the caller and checks the operation's roles
@@ -133,7 +137,7 @@ type matchedRoute struct {
 // nothing about what a valid body would be.
 func (s *Server) authMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		m := c.MustGet(ctxRoute).(*matchedRoute)
+		m := matchedRoute(c)
 		roles, public := OperationRoles(m.route.Operation)
 		if public {
 			c.Next()
@@ -164,16 +168,23 @@ func joinRoles(roles []auth.Role) string {
 
 // validateMiddleware checks the request against the contract: content type,
 // parameters and body (unknown fields are refused by additionalProperties: false).
+// A JSON body is decoded once: the handler binds the value validated here
+// (Options.KeepValidatedValue, which the generated strict handlers read)
+// instead of decoding the bytes a second time. Other bodies (file uploads)
+// are read again by their handler, and keeping the validated copy of a
+// large file alive meanwhile would only cost memory.
 func (s *Server) validateMiddleware() gin.HandlerFunc {
 	opts := &openapi3filter.Options{
-		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-		MultiError:         true,
+		MultiError: true,
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{
 			openapi3.EnableFormatValidation(),
 		},
 	}
+	jsonOpts := *opts
+	jsonOpts.KeepValidatedValue = true
 	return func(c *gin.Context) {
-		m := c.MustGet(ctxRoute).(*matchedRoute)
+		m := matchedRoute(c)
+		o := opts
 		if rb := m.route.Operation.RequestBody; rb != nil && rb.Value != nil && c.Request.ContentLength != 0 {
 			ct, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 			if rb.Value.Content.Get(ct) == nil {
@@ -181,12 +192,15 @@ func (s *Server) validateMiddleware() gin.HandlerFunc {
 					"Content-Type must be one of %s", strings.Join(contentTypes(rb.Value), ", ")))
 				return
 			}
+			if ct == "application/json" {
+				o = &jsonOpts
+			}
 		}
-		err := openapi3filter.ValidateRequest(c.Request.Context(), &openapi3filter.RequestValidationInput{
+		err := validateRequest(c.Request.Context(), &openapi3filter.RequestValidationInput{
 			Request:    c.Request,
 			PathParams: m.params,
 			Route:      m.route,
-			Options:    opts,
+			Options:    o,
 		})
 		if err != nil {
 			renderError(c, requestValidationError(err))
@@ -194,6 +208,41 @@ func (s *Server) validateMiddleware() gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// validateRequest is openapi3filter.ValidateRequest without its security
+// step: authMiddleware has already authenticated the caller and checked the
+// operation's roles, and kin-openapi's step would only call a no-op
+// AuthenticationFunc after reading the body once more (kin-openapi has no
+// option to leave it out). Parameters of the path item, then of the
+// operation, then the body, each finding collected as ValidateRequest does
+// with MultiError.
+func validateRequest(ctx context.Context, input *openapi3filter.RequestValidationInput) error {
+	var me openapi3.MultiError
+	op := input.Route.Operation
+	for _, ref := range input.Route.PathItem.Parameters {
+		p := ref.Value
+		if op.Parameters != nil && op.Parameters.GetByInAndName(p.In, p.Name) != nil {
+			continue // overridden by the operation
+		}
+		if err := openapi3filter.ValidateParameter(ctx, input, p); err != nil {
+			me = append(me, err)
+		}
+	}
+	for _, ref := range op.Parameters {
+		if err := openapi3filter.ValidateParameter(ctx, input, ref.Value); err != nil {
+			me = append(me, err)
+		}
+	}
+	if rb := op.RequestBody; rb != nil {
+		if err := openapi3filter.ValidateRequestBody(ctx, input, rb.Value); err != nil {
+			me = append(me, err)
+		}
+	}
+	if len(me) > 0 {
+		return me
+	}
+	return nil
 }
 
 func contentTypes(rb *openapi3.RequestBody) []string {

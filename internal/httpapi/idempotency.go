@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,7 +20,8 @@ const (
 	headerIdempotencyReplay = "Idempotency-Replayed"
 )
 
-var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// An Idempotency-Key is 1 to 128 of [A-Za-z0-9._:-] (see isIDToken).
+const maxIdempotencyKey = 128
 
 // idempotencyMiddleware guards operations marked x-idempotent: the key is
 // required; a key already answered replays that answer (same request) or is
@@ -29,7 +29,7 @@ var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 // stores the answer in the transaction of its effect.
 func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		m := c.MustGet(ctxRoute).(*matchedRoute)
+		m := matchedRoute(c)
 		if on, _ := m.route.Operation.Extensions[extIdempotent].(bool); !on {
 			c.Next()
 			return
@@ -40,12 +40,12 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 				"this operation needs an Idempotency-Key header (e.g. a UUID), reused only to retry the same request"))
 			return
 		}
-		if !idempotencyKeyPattern.MatchString(raw) {
+		if !isIDToken(raw, maxIdempotencyKey) {
 			renderError(c, apperr.Invalid(apperr.FieldError{Field: headerIdempotencyKey, Reason: "must be 1 to 128 letters, digits or ._:-"}))
 			return
 		}
 		p, _ := principalFrom(c)
-		body, err := io.ReadAll(c.Request.Body)
+		body, err := readBody(c.Request.Body, c.Request.ContentLength)
 		if err != nil {
 			renderError(c, err)
 			return
@@ -61,13 +61,12 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 		if s.replay(c, key, false) {
 			return
 		}
-		c.Set(ctxIdempotency, key)
+		st := requestStateOf(c)
+		st.idem, st.hasIdem = key, true
 		c.Request = c.Request.WithContext(idempotency.With(c.Request.Context(), key))
 		c.Next()
 	}
 }
-
-const ctxIdempotency = "tongquan.idempotency"
 
 // replayWait bounds how long a retry waits for a concurrent first request
 // with the same key to finish.
@@ -116,11 +115,11 @@ func (s *Server) replayDuplicate(c *gin.Context, err error) bool {
 	if !errors.Is(err, idempotency.ErrDuplicate) {
 		return false
 	}
-	v, ok := c.Get(ctxIdempotency)
-	if !ok {
+	st := existingRequestState(c)
+	if st == nil || !st.hasIdem {
 		return false
 	}
-	return s.replay(c, v.(idempotency.Key), true)
+	return s.replay(c, st.idem, true)
 }
 
 // rawResponse sends an answer rendered (and stored) inside the use case's
@@ -141,3 +140,27 @@ func (r rawResponse) VisitReserveRedemptionResponse(w http.ResponseWriter) error
 func (r rawResponse) VisitConfirmRedemptionResponse(w http.ResponseWriter) error  { return r.write(w) }
 func (r rawResponse) VisitCancelRedemptionResponse(w http.ResponseWriter) error   { return r.write(w) }
 func (r rawResponse) VisitRefundRedemptionResponse(w http.ResponseWriter) error   { return r.write(w) }
+
+// readBody is io.ReadAll sized by the request's Content-Length (bodyLimit
+// has refused one over the limit): one allocation of the body's size
+// instead of io.ReadAll's 512 bytes and up. An unknown length, or a body
+// that turns out longer, is read as io.ReadAll reads it.
+func readBody(r io.Reader, contentLength int64) ([]byte, error) {
+	if contentLength <= 0 || contentLength > 1<<20 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, contentLength+1) // +1: the read that meets EOF needs room
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than announced: grow as io.ReadAll does
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -15,32 +14,54 @@ import (
 	"github.com/tongquan/tongquan/internal/apperr"
 )
 
-const (
-	headerRequestID = "Request-Id"
-	ctxRequestID    = "tongquan.request_id"
-)
+const headerRequestID = "Request-Id"
 
 // A caller may pass its own Request-Id (to correlate logs across systems) if it
 // looks like an id; anything else is replaced so logs stay clean.
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+const maxRequestID = 64
+
+// isIDToken reports whether s is 1 to max characters of [A-Za-z0-9._:-],
+// what the regular expression ^[A-Za-z0-9._:-]{1,max}$ matches, without
+// running one on every request.
+func isIDToken(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '_', b == ':', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func requestIDMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(headerRequestID)
-		if !requestIDPattern.MatchString(id) {
+		if !isIDToken(id, maxRequestID) {
 			id = uuid.Must(uuid.NewV7()).String()
 		}
-		c.Set(ctxRequestID, id)
+		requestStateOf(c).id = id
 		c.Header(headerRequestID, id)
 		c.Next()
 	}
 }
 
-func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+func requestID(c *gin.Context) string {
+	if s := existingRequestState(c); s != nil {
+		return s.id
+	}
+	return ""
+}
 
 // logMiddleware writes one structured line per request. It never logs bodies,
 // query strings or headers: they may carry holders' personal data or tokens.
+// It hands the record to the handler itself: slog.Logger would also capture
+// the caller's program counter, which an access line has no use for.
 func logMiddleware(log *slog.Logger) gin.HandlerFunc {
+	h := log.Handler()
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -49,18 +70,28 @@ func logMiddleware(log *slog.Logger) gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		attrs := []slog.Attr{
+		ctx := c.Request.Context()
+		if !h.Enabled(ctx, level) {
+			return
+		}
+		end := time.Now()
+		attrs := [...]slog.Attr{
 			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", routeLabel(c)),
 			slog.Int("status", status),
-			slog.Float64("took_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("took_ms", float64(end.Sub(start).Microseconds())/1000),
 			slog.Int("bytes", c.Writer.Size()),
+			{}, // caller
 		}
+		n := len(attrs) - 1
 		if p, ok := principalFrom(c); ok {
-			attrs = append(attrs, slog.String("caller", p.Kind+":"+p.Subject))
+			attrs[n] = slog.String("caller", p.Kind+":"+p.Subject)
+			n++
 		}
-		log.LogAttrs(c.Request.Context(), level, "http request", attrs...)
+		r := slog.NewRecord(end, level, "http request", 0)
+		r.AddAttrs(attrs[:n]...) // at once: the record grows its overflow slice once
+		_ = h.Handle(ctx, r)
 	}
 }
 
@@ -89,7 +120,7 @@ func recoverMiddleware(log *slog.Logger) gin.HandlerFunc {
 func (s *Server) bodyLimitMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		limit := s.cfg.BodyLimit
-		m := c.MustGet(ctxRoute).(*matchedRoute)
+		m := matchedRoute(c)
 		if rb := m.route.Operation.RequestBody; rb != nil && rb.Value != nil && rb.Value.Content.Get("text/csv") != nil {
 			limit = s.cfg.BulkBodyLimit
 		}
@@ -111,7 +142,20 @@ func routeLabel(c *gin.Context) string {
 	return "unmatched"
 }
 
-func statusLabel(status int) string { return strconv.Itoa(status) }
+// statusLabels holds the label of every valid status code, made once.
+var statusLabels = func() (l [600]string) {
+	for s := 100; s < len(l); s++ {
+		l[s] = strconv.Itoa(s)
+	}
+	return l
+}()
+
+func statusLabel(status int) string {
+	if status >= 100 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
+}
 
 // admissionMiddleware bounds the requests in flight. A burst past the bound
 // gets an immediate 429 with Retry-After instead of queueing into timeouts;

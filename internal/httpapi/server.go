@@ -141,15 +141,15 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // Contract is the loaded OpenAPI document (tests walk its operations).
 func (s *Server) Contract() *Contract { return s.contract }
 
-const ctxPrincipal = "tongquan.principal"
-
-func setPrincipal(c *gin.Context, p auth.Principal) { c.Set(ctxPrincipal, p) }
+func setPrincipal(c *gin.Context, p auth.Principal) {
+	st := requestStateOf(c)
+	st.principal, st.hasPrincipal = p, true
+}
 
 func principalFrom(c *gin.Context) (auth.Principal, bool) {
-	v, ok := c.Get(ctxPrincipal)
-	if !ok {
+	st := existingRequestState(c)
+	if st == nil || !st.hasPrincipal {
 		return auth.Principal{}, false
 	}
-	p, ok := v.(auth.Principal)
-	return p, ok
+	return st.principal, true
 }
