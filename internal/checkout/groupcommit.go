@@ -19,13 +19,17 @@ import (
 )
 
 // steps group-commits checkout steps of one kind: concurrent steps share a
-// transaction (commitShared). Two transactions run at once, so the next
-// batch fills up while one commits; past 4,096 waiting steps a step is
-// refused with 429 at once instead of piling up into timeouts.
+// transaction (commitShared). One transaction of a kind runs at a time, and
+// the next batch fills up while it commits: a batch's cost in PostgreSQL is
+// mostly per statement, not per step, so fewer and larger batches leave
+// more of the CPU for steps. End to end with 32 clients, two at a time gave
+// 1,400-1,540 steps/s and one 1,660-1,800 (BENCHMARKS.md). Past 4,096
+// waiting steps a step is refused with 429 at once instead of piling up
+// into timeouts.
 type steps[T any] struct{ q batching.Queue[T] }
 
 func newSteps[T any](commit func(batch []T)) *steps[T] {
-	return &steps[T]{q: batching.Queue[T]{Run: commit, MaxBatch: 128, Workers: 2, MaxWaiting: 4096}}
+	return &steps[T]{q: batching.Queue[T]{Run: commit, MaxBatch: 128, Workers: 1, MaxWaiting: 4096}}
 }
 
 // submit queues a step; its batch answers it.
