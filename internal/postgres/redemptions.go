@@ -192,12 +192,10 @@ func QueueCountOrders(b *pgx.Batch, refs []OrderRef, counts []OrderCount, added 
 	})
 }
 
-// RemoveOrderVoucher counts one voucher off an order (cancel, expiry, full
-// refund). Planned at every run: a plan cached while the table had a page
-// or two scans it whole, and keeps doing so as orders pile up.
+// RemoveOrderVoucher counts one voucher off an order (cancel, expiry, full refund).
 func RemoveOrderVoucher(ctx context.Context, q Querier, platformID, orderNo string) error {
 	_, err := q.Exec(ctx, `UPDATE checkout_orders SET vouchers = vouchers - 1 WHERE platform_id = $1 AND order_no = $2 AND vouchers > 0`,
-		planEachRun(platformID, orderNo)...)
+		platformID, orderNo)
 	return err
 }
 
