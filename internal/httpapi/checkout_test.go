@@ -87,6 +87,12 @@ func TestCheckoutOverHTTP(t *testing.T) {
 	replay := e.post(t, "/v1/redemptions", "r-1", reserveBody)
 	assert.True(t, bytes.Equal(res.Body, replay.Body))
 	assert.Equal(t, "true", replay.Header.Get("Idempotency-Replayed"))
+	// Reservations and confirmations are not looked up before their use
+	// case (keyFirst): the key their transaction takes decides, and a key
+	// reused for another request is still refused as such.
+	reused := e.post(t, "/v1/redemptions", "r-1", strings.Replace(reserveBody, `"o-1"`, `"o-2"`, 1))
+	assert.Equal(t, http.StatusUnprocessableEntity, reused.Status, "%s", reused.Body)
+	assert.Equal(t, "IDEMPOTENCY_KEY_REUSED", reused.errorCode(t))
 
 	bad := e.post(t, "/v1/redemptions/"+red.ID+"/confirm", "cf-0", `{"payment_channel":"wechat_pay","channel_transaction_id":"wx-1","paid_fen":30000}`)
 	assert.Equal(t, http.StatusUnprocessableEntity, bad.Status)
@@ -112,6 +118,7 @@ func TestCheckoutOverHTTP(t *testing.T) {
 
 	confReplay := e.post(t, "/v1/redemptions/"+red.ID+"/confirm", "cf-1", `{"payment_channel":"wechat_pay","channel_transaction_id":"wx-1","paid_fen":25000}`)
 	assert.True(t, bytes.Equal(conf.Body, confReplay.Body), "a replayed confirm is the first answer, receipt included")
+	assert.Equal(t, "true", confReplay.Header.Get("Idempotency-Replayed"))
 
 	partial := e.post(t, "/v1/redemptions/"+red.ID+"/refunds", "rf-0", `{"refund_no":"rf-0","refund_fen":5000}`)
 	require.Equal(t, http.StatusCreated, partial.Status, "%s", partial.Body)

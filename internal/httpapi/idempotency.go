@@ -58,7 +58,7 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 		}
 		key := idempotency.Key{PlatformID: scope, Key: raw,
 			RequestHash: idempotency.HashRequest(c.Request.Method, c.Request.URL.Path, body)}
-		if s.replay(c, key, false) {
+		if !keyFirst[m.route.Operation.OperationID] && s.replay(c, key, false) {
 			return
 		}
 		st := requestStateOf(c)
@@ -67,6 +67,12 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// keyFirst are the operations whose use case takes the key before anything
+// else that could answer: a retry finds it taken (idempotency.ErrDuplicate)
+// and is replayed then, so reading the key beforehand would only cost a
+// database round trip per request.
+var keyFirst = map[string]bool{"reserveRedemption": true, "confirmRedemption": true}
 
 // replayWait bounds how long a retry waits for a concurrent first request
 // with the same key to finish.
