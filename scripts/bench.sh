@@ -21,7 +21,7 @@
 #   HOLDERS          holders of each claim burst [20000; --quick 5000]
 #   STOCK            round stock of the sold-out burst [HOLDERS / 20]
 #   REDEEM_CLIENTS   voucherbench clients for redemptions [32]
-#   REDEEM_VOUCHERS  vouchers of the closed-loop redemption run [20000; --quick 2000]
+#   REDEEM_VOUCHERS  vouchers of the closed-loop redemption run [60000; --quick 2000]
 #   RATE             open-loop redemption steps per second [2000]
 #   PGBENCH_CLIENTS  pgbench connections, voucherd's pool size [32]
 #   VOUCHERS         vouchers the raw redemption script cycles through [1000000; --quick 100000]
@@ -70,7 +70,7 @@ CLIENTS=${CLIENTS:-128}
 HOLDERS=${HOLDERS:-20000}
 STOCK=${STOCK:-$((HOLDERS >= 20 ? HOLDERS / 20 : 1))}
 REDEEM_CLIENTS=${REDEEM_CLIENTS:-32}
-REDEEM_VOUCHERS=${REDEEM_VOUCHERS:-20000}
+REDEEM_VOUCHERS=${REDEEM_VOUCHERS:-60000} # more than 30 s use at 2,000 steps/s, so time ends the run
 RATE=${RATE:-2000}
 PGBENCH_CLIENTS=${PGBENCH_CLIENTS:-32}
 VOUCHERS=${VOUCHERS:-1000000}
