@@ -107,6 +107,16 @@ func TestClaimOverHTTP(t *testing.T) {
 	sold := e.claim(t, id, "order-6", claimBody(5, "200-50"))
 	assert.Equal(t, http.StatusConflict, sold.Status)
 	assert.Equal(t, "ROUND_SOLD_OUT", sold.errorCode(t))
+	// A claim's key is not read before the claim (keyFirst), but an answer
+	// from memory reads it first: a retry of a won claim is still replayed
+	// once the round is sold out, and a reused key still refused as such.
+	late := e.claim(t, id, "order-1", claimBody(1, "200-50"))
+	assert.Equal(t, http.StatusCreated, late.Status, "%s", late.Body)
+	assert.Equal(t, "true", late.Header.Get("Idempotency-Replayed"))
+	assert.True(t, bytes.Equal(first.Body, late.Body))
+	lateReused := e.claim(t, id, "order-5", claimBody(6, "200-50"))
+	assert.Equal(t, http.StatusUnprocessableEntity, lateReused.Status, "%s", lateReused.Body)
+	assert.Equal(t, "IDEMPOTENCY_KEY_REUSED", lateReused.errorCode(t))
 
 	// Rounds show live stock; the wallet lists the holder's vouchers.
 	res := e.request(http.MethodGet, "/v1/campaigns/"+id+"/rounds", e.platformToken(), nil)

@@ -58,21 +58,27 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 		}
 		key := idempotency.Key{PlatformID: scope, Key: raw,
 			RequestHash: idempotency.HashRequest(c.Request.Method, c.Request.URL.Path, body)}
-		if !keyFirst[m.route.Operation.OperationID] && s.replay(c, key, false) {
+		st := requestStateOf(c)
+		if keyFirst[m.route.Operation.OperationID] {
+			st.keyUnread = true
+		} else if s.replay(c, key, false) {
 			return
 		}
-		st := requestStateOf(c)
 		st.idem, st.hasIdem = key, true
 		c.Request = c.Request.WithContext(idempotency.With(c.Request.Context(), key))
 		c.Next()
 	}
 }
 
-// keyFirst are the operations whose use case takes the key before anything
-// else that could answer: a retry finds it taken (idempotency.ErrDuplicate)
-// and is replayed then, so reading the key beforehand would only cost a
-// database round trip per request.
-var keyFirst = map[string]bool{"reserveRedemption": true, "confirmRedemption": true}
+// keyFirst are the operations whose key is not read before their use
+// case. Each takes its key in its own transaction before anything there
+// decides, so a retry finds it taken (idempotency.ErrDuplicate) and is
+// replayed from the stored answer; and any refusal, including those a
+// claim gets from memory (sold out, not open) before any transaction,
+// reads the key before it is rendered (replayUnread). Every answer but a
+// success is therefore the one reading the key first would give, and a
+// success, the common case, costs no database round trip for the read.
+var keyFirst = map[string]bool{"createClaim": true, "reserveRedemption": true, "confirmRedemption": true}
 
 // replayWait bounds how long a retry waits for a concurrent first request
 // with the same key to finish.
@@ -126,6 +132,17 @@ func (s *Server) replayDuplicate(c *gin.Context, err error) bool {
 		return false
 	}
 	return s.replay(c, st.idem, true)
+}
+
+// replayUnread answers a refused request whose key was not read before its
+// handler (keyFirst) from its key, when the key holds an answer or belongs
+// to another request: what reading it first would have answered.
+func (s *Server) replayUnread(c *gin.Context) bool {
+	st := existingRequestState(c)
+	if st == nil || !st.hasIdem || !st.keyUnread {
+		return false
+	}
+	return s.replay(c, st.idem, false)
 }
 
 // rawResponse sends an answer rendered (and stored) inside the use case's

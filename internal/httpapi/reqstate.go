@@ -25,6 +25,9 @@ type requestState struct {
 
 	idem    idempotency.Key
 	hasIdem bool
+	// keyUnread: the key was not read before the handler (keyFirst); a
+	// refusal reads it before it is rendered.
+	keyUnread bool
 }
 
 // requestStateOf returns the request's state, adding it on first use.

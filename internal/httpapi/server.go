@@ -120,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 			renderError(c, apperr.Wrap(err, apperr.CodeMalformedJSON, "request body does not match the contract"))
 		},
 		HandlerErrorFunc: func(c *gin.Context, err error) {
-			if !s.replayDuplicate(c, err) {
+			if !s.replayDuplicate(c, err) && !s.replayUnread(c) {
 				renderError(c, err)
 			}
 		},
