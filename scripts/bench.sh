@@ -18,7 +18,8 @@
 # Environment (defaults in brackets):
 #   DURATION         seconds of each pgbench and voucherbench run [30; --quick 5]
 #   CLIENTS          voucherbench clients for claims [128]
-#   HOLDERS          holders of each claim burst [20000; --quick 5000]
+#   HOLDERS          holders of the claim burst [20000; --quick 5000]
+#   SOLDOUT_HOLDERS  holders of the sold-out burst [HOLDERS * 5]
 #   STOCK            round stock of the sold-out burst [HOLDERS / 20]
 #   REDEEM_CLIENTS   voucherbench clients for redemptions [32]
 #   REDEEM_VOUCHERS  vouchers of the closed-loop redemption run [60000; --quick 2000]
@@ -69,6 +70,9 @@ DURATION=${DURATION%s}
 CLIENTS=${CLIENTS:-128}
 HOLDERS=${HOLDERS:-20000}
 STOCK=${STOCK:-$((HOLDERS >= 20 ? HOLDERS / 20 : 1))}
+# Long enough (about ten seconds) that the burst's start, its real claims
+# and its last stragglers are a small part of the answers measured.
+SOLDOUT_HOLDERS=${SOLDOUT_HOLDERS:-$((HOLDERS * 5))}
 REDEEM_CLIENTS=${REDEEM_CLIENTS:-32}
 REDEEM_VOUCHERS=${REDEEM_VOUCHERS:-60000} # more than 30 s use at 2,000 steps/s, so time ends the run
 RATE=${RATE:-2000}
@@ -83,7 +87,7 @@ die() {
 	exit 1
 }
 
-for v in DURATION CLIENTS HOLDERS STOCK REDEEM_CLIENTS REDEEM_VOUCHERS RATE PGBENCH_CLIENTS VOUCHERS GRANT_ROWS; do
+for v in DURATION CLIENTS HOLDERS SOLDOUT_HOLDERS STOCK REDEEM_CLIENTS REDEEM_VOUCHERS RATE PGBENCH_CLIENTS VOUCHERS GRANT_ROWS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive whole number, not \"${!v}\""
 done
 
@@ -432,7 +436,7 @@ sql "SET client_min_messages = warning; DROP SCHEMA pgbench_tq CASCADE"
 # refund) is about two steps: the open loop starts RATE / 2 units a second,
 # on enough vouchers to last the run.
 run_vb claim-burst --workload claim-burst --clients "$CLIENTS" --holders "$HOLDERS" --stock "$HOLDERS"
-run_vb claim-soldout --workload claim-burst --clients "$CLIENTS" --holders "$HOLDERS" --stock "$STOCK"
+run_vb claim-soldout --workload claim-burst --clients "$CLIENTS" --holders "$SOLDOUT_HOLDERS" --stock "$STOCK"
 run_vb redeem-mix --workload redeem-mix --clients "$REDEEM_CLIENTS" --stock "$REDEEM_VOUCHERS"
 run_vb redeem-open --workload redeem-mix --rate "$((RATE / 2))" --stock "$((RATE * DURATION / 2))"
 if ((all)); then
