@@ -26,7 +26,9 @@ const maxIdempotencyKey = 128
 // idempotencyMiddleware guards operations marked x-idempotent: the key is
 // required; a key already answered replays that answer (same request) or is
 // refused (another request); a fresh key travels to the use case, which
-// stores the answer in the transaction of its effect.
+// stores the answer in the transaction of its effect. The keyFirst
+// operations' keys are read only when the use case finds them taken or
+// refuses the request.
 func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		m := matchedRoute(c)
