@@ -93,6 +93,11 @@ func TestCheckoutOverHTTP(t *testing.T) {
 	reused := e.post(t, "/v1/redemptions", "r-1", strings.Replace(reserveBody, `"o-1"`, `"o-2"`, 1))
 	assert.Equal(t, http.StatusUnprocessableEntity, reused.Status, "%s", reused.Body)
 	assert.Equal(t, "IDEMPOTENCY_KEY_REUSED", reused.errorCode(t))
+	reusedInvalid := e.post(t, "/v1/redemptions", "r-1", `{"voucher_code":"`+code+`","unknown":1}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, reusedInvalid.Status, "%s", reusedInvalid.Body)
+	assert.Equal(t, "IDEMPOTENCY_KEY_REUSED", reusedInvalid.errorCode(t), "even when the other request is invalid")
+	invalid := e.post(t, "/v1/redemptions", "r-9", `{"voucher_code":"`+code+`","unknown":1}`)
+	assert.Equal(t, http.StatusBadRequest, invalid.Status, "%s", invalid.Body)
 
 	bad := e.post(t, "/v1/redemptions/"+red.ID+"/confirm", "cf-0", `{"payment_channel":"wechat_pay","channel_transaction_id":"wx-1","paid_fen":30000}`)
 	assert.Equal(t, http.StatusUnprocessableEntity, bad.Status)

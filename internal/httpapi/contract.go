@@ -203,7 +203,9 @@ func (s *Server) validateMiddleware() gin.HandlerFunc {
 			Options:    o,
 		})
 		if err != nil {
-			renderError(c, requestValidationError(err))
+			if !s.replayUnread(c) { // a reused key is refused as such, as if read first
+				renderError(c, requestValidationError(err))
+			}
 			return
 		}
 		c.Next()

@@ -76,8 +76,9 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 // case. Each takes its key in its own transaction before anything there
 // decides, so a retry finds it taken (idempotency.ErrDuplicate) and is
 // replayed from the stored answer; and any refusal, including those a
-// claim gets from memory (sold out, not open) before any transaction,
-// reads the key before it is rendered (replayUnread). Every answer but a
+// claim gets from memory (sold out, not open) before any transaction and
+// a body the contract refuses, reads the key before it is rendered
+// (replayUnread). Every answer but a
 // success is therefore the one reading the key first would give, and a
 // success, the common case, costs no database round trip for the read.
 var keyFirst = map[string]bool{"createClaim": true, "reserveRedemption": true, "confirmRedemption": true}
