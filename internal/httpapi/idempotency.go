@@ -167,26 +167,15 @@ func (r rawResponse) VisitConfirmRedemptionResponse(w http.ResponseWriter) error
 func (r rawResponse) VisitCancelRedemptionResponse(w http.ResponseWriter) error   { return r.write(w) }
 func (r rawResponse) VisitRefundRedemptionResponse(w http.ResponseWriter) error   { return r.write(w) }
 
-// readBody is io.ReadAll sized by the request's Content-Length (bodyLimit
-// has refused one over the limit): one allocation of the body's size
-// instead of io.ReadAll's 512 bytes and up. An unknown length, or a body
-// that turns out longer, is read as io.ReadAll reads it.
+// readBody reads the body into a buffer sized by its Content-Length
+// (bodyLimit has refused one over the limit), so a body arrives in one
+// allocation of its size instead of io.ReadAll's growing ones.
 func readBody(r io.Reader, contentLength int64) ([]byte, error) {
-	if contentLength <= 0 || contentLength > 1<<20 {
-		return io.ReadAll(r)
+	size := int64(bytes.MinRead) // ReadFrom wants MinRead spare bytes to meet EOF without growing
+	if contentLength > 0 && contentLength <= 1<<20 {
+		size += contentLength
 	}
-	b := make([]byte, 0, contentLength+1) // +1: the read that meets EOF needs room
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // longer than announced: grow as io.ReadAll does
-		}
-	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
