@@ -203,9 +203,7 @@ func (s *Server) validateMiddleware() gin.HandlerFunc {
 			Options:    o,
 		})
 		if err != nil {
-			if !s.replayUnread(c) { // a reused key is refused as such, as if read first
-				renderError(c, requestValidationError(err))
-			}
+			s.refuse(c, requestValidationError(err)) // a reused key is refused as such, as if read first
 			return
 		}
 		c.Next()

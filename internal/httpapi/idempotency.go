@@ -78,9 +78,9 @@ func (s *Server) idempotencyMiddleware() gin.HandlerFunc {
 // replayed from the stored answer; and any refusal, including those a
 // claim gets from memory (sold out, not open) before any transaction and
 // a body the contract refuses, reads the key before it is rendered
-// (replayUnread). Every answer but a
-// success is therefore the one reading the key first would give, and a
-// success, the common case, costs no database round trip for the read.
+// (refuse). Every answer but a success is therefore the one reading the key
+// first would give, and a success, the common case, costs no database round
+// trip for the read.
 var keyFirst = map[string]bool{"createClaim": true, "reserveRedemption": true, "confirmRedemption": true}
 
 // replayWait bounds how long a retry waits for a concurrent first request
@@ -124,28 +124,26 @@ func (s *Server) replay(c *gin.Context, key idempotency.Key, wait bool) bool {
 	}
 }
 
-// replayDuplicate answers a request whose use case found its key taken by a
-// concurrent twin: the twin's answer, once committed.
-func (s *Server) replayDuplicate(c *gin.Context, err error) bool {
-	if !errors.Is(err, idempotency.ErrDuplicate) {
-		return false
-	}
+// refuse renders err, the refusal of a request, unless the request's key
+// answers it: a key its use case found taken by a concurrent twin
+// (idempotency.ErrDuplicate) answers with the twin's answer once
+// committed; the key of a keyFirst operation, not read before its handler,
+// answers as reading it first would have (a stored answer, or a key that
+// belongs to another request).
+func (s *Server) refuse(c *gin.Context, err error) {
 	st := existingRequestState(c)
-	if st == nil || !st.hasIdem {
-		return false
+	switch {
+	case st == nil || !st.hasIdem:
+	case errors.Is(err, idempotency.ErrDuplicate):
+		if s.replay(c, st.idem, true) {
+			return
+		}
+	case st.keyUnread:
+		if s.replay(c, st.idem, false) {
+			return
+		}
 	}
-	return s.replay(c, st.idem, true)
-}
-
-// replayUnread answers a refused request whose key was not read before its
-// handler (keyFirst) from its key, when the key holds an answer or belongs
-// to another request: what reading it first would have answered.
-func (s *Server) replayUnread(c *gin.Context) bool {
-	st := existingRequestState(c)
-	if st == nil || !st.hasIdem || !st.keyUnread {
-		return false
-	}
-	return s.replay(c, st.idem, false)
+	renderError(c, err)
 }
 
 // rawResponse sends an answer rendered (and stored) inside the use case's

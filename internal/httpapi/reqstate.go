@@ -26,7 +26,7 @@ type requestState struct {
 	idem    idempotency.Key
 	hasIdem bool
 	// keyUnread: the key was not read before the handler (keyFirst); a
-	// refusal reads it before it is rendered.
+	// refusal reads it before it is rendered (refuse).
 	keyUnread bool
 }
 

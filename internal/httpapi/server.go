@@ -117,15 +117,9 @@ func New(cfg Config) (*Server, error) {
 		// The validator has already refused bodies that do not parse, so these
 		// fire only if the contract and the generated types disagree.
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
-			if !s.replayUnread(c) {
-				renderError(c, apperr.Wrap(err, apperr.CodeMalformedJSON, "request body does not match the contract"))
-			}
+			s.refuse(c, apperr.Wrap(err, apperr.CodeMalformedJSON, "request body does not match the contract"))
 		},
-		HandlerErrorFunc: func(c *gin.Context, err error) {
-			if !s.replayDuplicate(c, err) && !s.replayUnread(c) {
-				renderError(c, err)
-			}
-		},
+		HandlerErrorFunc:         s.refuse,
 		ResponseErrorHandlerFunc: func(c *gin.Context, err error) { renderError(c, err) },
 	})
 	api.RegisterHandlersWithOptions(contractRoutes, strict, api.GinServerOptions{
