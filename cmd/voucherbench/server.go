@@ -29,9 +29,6 @@ type voucherd struct {
 	proc *exec.Cmd
 	done chan struct{}
 	runs int
-	// pgRestarted: PostgreSQL was restarted by pg_ctl after the drill and
-	// is no longer voucherd's child, so it is stopped by pg_ctl at the end.
-	pgRestarted bool
 }
 
 // launch starts voucherd and waits until /readyz answers 200, starting it
@@ -108,24 +105,25 @@ func (v *voucherd) kill() error {
 }
 
 // stopPostgres is the database drill: pg_ctl stop -m immediate under a
-// running voucherd (no checkpoint: recovery replays the WAL), then pg_ctl
-// start on the same port; voucherd's pool reconnects by itself.
+// running voucherd (no checkpoint: recovery replays the WAL). voucherd
+// starts its PostgreSQL again by itself on the same port and its pool
+// reconnects; the caller waits for /readyz. pg_ctl does not wait (-W): it
+// would take the restarted server's postmaster.pid for the old one's.
 func (v *voucherd) stopPostgres() error {
-	port, err := os.ReadFile(filepath.Join(v.data, "port"))
+	pg, err := v.postmasterPID()
 	if err != nil {
 		return err
 	}
-	pgdata := filepath.Join(v.data, "pgdata")
-	if err := v.pgctl("stop", "-D", pgdata, "-m", "immediate", "-w"); err != nil {
+	if err := v.pgctl("stop", "-D", filepath.Join(v.data, "pgdata"), "-m", "immediate", "-W"); err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("-p %s -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", strings.TrimSpace(string(port)))
-	if err := v.pgctl("start", "-D", pgdata, "-w", "-t", "60", "-o", opts, "-l", filepath.Join(pgdata, "restart.log")); err != nil {
-		return err
+	deadline := time.Now().Add(15 * time.Second)
+	for alive(pg) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after pg_ctl stop -m immediate", pg)
+		}
+		time.Sleep(time.Millisecond)
 	}
-	v.mu.Lock()
-	v.pgRestarted = true
-	v.mu.Unlock()
 	return nil
 }
 
@@ -153,11 +151,10 @@ func (v *voucherd) pgctl(args ...string) error {
 	return nil
 }
 
-// stop ends the drill: SIGINT to voucherd (which stops its PostgreSQL), or
-// pg_ctl when PostgreSQL was restarted outside it.
+// stop ends the drill: SIGINT to voucherd, which stops its PostgreSQL.
 func (v *voucherd) stop() {
 	v.mu.Lock()
-	cmd, done, restarted := v.proc, v.done, v.pgRestarted
+	cmd, done := v.proc, v.done
 	v.mu.Unlock()
 	if cmd == nil {
 		return
@@ -168,9 +165,6 @@ func (v *voucherd) stop() {
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
-	}
-	if restarted {
-		_ = v.pgctl("stop", "-D", filepath.Join(v.data, "pgdata"), "-m", "fast", "-w")
 	}
 }
 

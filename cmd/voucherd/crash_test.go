@@ -33,7 +33,8 @@ import (
 
 // TestCheckoutSurvivesKill9 runs the real binary on its embedded PostgreSQL
 // (fsync on) under a reserve/confirm load and SIGKILLs it several times,
-// restarting it on the same data folder, while clients retry every failed
+// restarting it on the same data folder, and once SIGKILLs its PostgreSQL
+// server (which voucherd starts again by itself), while clients retry every failed
 // call with the same Idempotency-Key. Afterwards every acknowledged confirm is
 // there, no voucher is redeemed twice, replays answer what was first
 // answered, and the ledger and audit chain check out.
@@ -44,7 +45,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	const (
 		holders   = 300
 		workers   = 16
-		kills     = 3
+		kills     = 4 // three of voucherd, one of PostgreSQL
 		discount  = 5000
 		amount    = 30000
 		paid      = amount - discount
@@ -124,17 +125,23 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	totalOps := int64(2 * holders)
 
 	// The killer: SIGKILL at a random point inside each of these stretches of
-	// the load (fractions of acknowledged operations), then restart.
+	// the load (fractions of acknowledged operations), then restart. One kill
+	// is of the PostgreSQL server instead, as the OOM killer would do it:
+	// voucherd starts it again by itself.
 	type killRecord struct {
+		what     string
 		at       int64
 		downtime time.Duration
 	}
 	var killLog []killRecord
 	killerDone := make(chan error, 1)
 	go func() {
-		stretches := [kills][2]float64{{0.10, 0.25}, {0.40, 0.55}, {0.70, 0.85}}
+		stretches := []struct {
+			lo, hi float64
+			what   string
+		}{{0.10, 0.25, "voucherd"}, {0.35, 0.50, "voucherd"}, {0.55, 0.70, "postgres"}, {0.75, 0.90, "voucherd"}}
 		for _, s := range stretches {
-			at := int64((s[0] + rng.Float64()*(s[1]-s[0])) * float64(totalOps))
+			at := int64((s.lo + rng.Float64()*(s.hi-s.lo)) * float64(totalOps))
 			for acked.Load() < at {
 				if abort.Load() {
 					killerDone <- errors.New("load aborted before the kills were done")
@@ -145,15 +152,22 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 			when := acked.Load()
 			down := time.Now()
-			if err := srv.crash(); err != nil {
-				killerDone <- err
-				return
+			if s.what == "postgres" {
+				if err := srv.crashPostgres(); err != nil {
+					killerDone <- fmt.Errorf("kill of PostgreSQL at %d acknowledged operations: %w", when, err)
+					return
+				}
+			} else {
+				if err := srv.crash(); err != nil {
+					killerDone <- err
+					return
+				}
+				if err := srv.launch(); err != nil {
+					killerDone <- fmt.Errorf("restart after kill at %d acknowledged operations: %w", when, err)
+					return
+				}
 			}
-			if err := srv.launch(); err != nil {
-				killerDone <- fmt.Errorf("restart after kill at %d acknowledged operations: %w", when, err)
-				return
-			}
-			killLog = append(killLog, killRecord{at: when, downtime: time.Since(down)})
+			killLog = append(killLog, killRecord{what: s.what, at: when, downtime: time.Since(down)})
 		}
 		killerDone <- nil
 	}()
@@ -215,7 +229,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 		t.Logf("retried after: %s", s)
 	}
 	for _, k := range killLog {
-		t.Logf("killed at %d/%d acknowledged operations; back after %s", k.at, totalOps, k.downtime.Round(time.Millisecond))
+		t.Logf("killed %s at %d/%d acknowledged operations; back after %s", k.what, k.at, totalOps, k.downtime.Round(time.Millisecond))
 	}
 	t.Logf("load: %d confirms acknowledged in %s; %d kills; retries: %d network errors, %d 5xx/429 (setup %d); replayed answers: %d reserves, %d confirms",
 		len(acks), loadTime.Round(time.Millisecond), len(killLog), c.netRetries.Load(), c.serverRetries.Load(), setupRetries,
@@ -559,6 +573,38 @@ func (s *crashServer) crash() error {
 			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after voucherd was killed", pg)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// crashPostgres SIGKILLs the embedded PostgreSQL server under a running
+// voucherd and waits until voucherd, still the same process, has started it
+// again and is ready.
+func (s *crashServer) crashPostgres() error {
+	p := s.current()
+	raw, err := os.ReadFile(filepath.Join(s.data, "pgdata", "postmaster.pid"))
+	if err != nil {
+		return err
+	}
+	pg, err := strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pg, syscall.SIGKILL); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for alive(pg) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after SIGKILL", pg)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.waitReady(p, time.Now().Add(90*time.Second)); err != nil {
+		return fmt.Errorf("voucherd did not start PostgreSQL again: %w", err)
+	}
+	if s.current() != p {
+		return errors.New("voucherd was started again; it should have restarted only PostgreSQL")
 	}
 	return nil
 }

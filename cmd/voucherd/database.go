@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/config"
-	"github.com/tongquan/tongquan/internal/pgembed"
 	"github.com/tongquan/tongquan/internal/postgres"
 )
 
@@ -20,7 +18,7 @@ type database struct {
 	// AuditPool serves the audit role's reads: a read-only pool on
 	// AUDIT_DATABASE_URL (a read replica) when that is set, else Pool.
 	AuditPool *pgxpool.Pool
-	cluster   *pgembed.Cluster
+	embedded  *embedded
 	log       *slog.Logger
 }
 
@@ -28,12 +26,12 @@ func openDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*da
 	db := &database{log: log}
 	url := cfg.DatabaseURL
 	if cfg.Embedded() {
-		cl, err := startEmbedded(ctx, cfg.DataDir, log)
+		e, err := startEmbedded(ctx, cfg.DataDir, log)
 		if err != nil {
 			return nil, err
 		}
-		db.cluster = cl
-		url = cl.ConnString("tongquan")
+		db.embedded = e
+		url = e.connString
 	}
 	if err := postgres.Migrate(ctx, url); err != nil {
 		db.Close()
@@ -80,14 +78,6 @@ func (db *database) Ready(ctx context.Context, want int64) error {
 	return nil
 }
 
-func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*pgembed.Cluster, error) {
-	cl, err := pgembed.Start(ctx, pgembed.Options{DataDir: dataDir, Fsync: true, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
-	}
-	return cl, nil // pgembed has logged where the data lives and the psql line
-}
-
 // Close closes the pools, then stops the embedded server if there is one.
 func (db *database) Close() {
 	if db.AuditPool != nil && db.AuditPool != db.Pool {
@@ -98,12 +88,8 @@ func (db *database) Close() {
 		db.Pool.Close()
 		db.Pool = nil
 	}
-	if db.cluster != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := db.cluster.Stop(ctx); err != nil {
-			db.log.Warn("stopping embedded PostgreSQL", "error", err)
-		}
-		db.cluster = nil
+	if db.embedded != nil {
+		db.embedded.Close()
+		db.embedded = nil
 	}
 }

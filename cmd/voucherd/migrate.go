@@ -29,12 +29,12 @@ func migrate(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	url := *dbURL
 	if url == "" {
-		cl, err := startEmbedded(ctx, *dataDir, log)
+		e, err := startEmbedded(ctx, *dataDir, log)
 		if err != nil {
 			return err
 		}
-		defer cl.Stop(context.Background())
-		url = cl.ConnString("tongquan")
+		defer e.Close()
+		url = e.connString
 	}
 	switch action {
 	case "up":

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tongquan/tongquan/internal/pgembed"
+)
+
+// embedded is the local PostgreSQL server of the embedded default, kept
+// running: if it exits while voucherd runs (killed, stopped by hand, a crash)
+// it is started again on the same data and port, so the pools reconnect to
+// the same URL and the platform comes back on its own once crash recovery
+// is done. Meanwhile requests fail with 503 and /readyz says not ready.
+type embedded struct {
+	opt        pgembed.Options
+	connString string
+	log        *slog.Logger
+
+	mu      sync.Mutex
+	cluster *pgembed.Cluster
+
+	quit chan struct{} // closed by Close
+	done chan struct{} // closed when the supervisor has returned
+}
+
+// restartBackoff bounds the pause between attempts to start the server again.
+var restartBackoff = struct{ first, max time.Duration }{100 * time.Millisecond, 5 * time.Second}
+
+func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*embedded, error) {
+	opt := pgembed.Options{DataDir: dataDir, Fsync: true, Logger: log, Settings: embeddedSettings(physicalMemory())}
+	cl, err := pgembed.Start(ctx, opt)
+	if err != nil {
+		return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+	}
+	// pgembed has logged where the data lives and the psql line. Later
+	// starts keep the port: it is in every pooled connection's URL.
+	opt.Port = cl.Port()
+	e := &embedded{opt: opt, connString: cl.ConnString(pgembed.Database), log: log, cluster: cl,
+		quit: make(chan struct{}), done: make(chan struct{})}
+	go e.supervise(cl)
+	return e, nil
+}
+
+// supervise waits for the server to exit and starts it again, until Close.
+func (e *embedded) supervise(cl *pgembed.Cluster) {
+	defer close(e.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-e.quit:
+			cancel() // a start in progress gives up
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		exited := make(chan error, 1)
+		go func() { exited <- cl.Wait() }()
+		select {
+		case <-e.quit:
+			return
+		case err := <-exited:
+			e.log.Error("embedded PostgreSQL exited; starting it again", "error", err, "data", e.opt.DataDir)
+		}
+		for pause := restartBackoff.first; ; pause = min(2*pause, restartBackoff.max) {
+			next, err := pgembed.Start(ctx, e.opt)
+			if err == nil {
+				e.mu.Lock()
+				e.cluster, cl = next, next
+				e.mu.Unlock()
+				break
+			}
+			e.log.Error("embedded PostgreSQL did not start; trying again", "error", err, "in", pause)
+			select {
+			case <-e.quit:
+				return
+			case <-time.After(pause):
+			}
+		}
+	}
+}
+
+// Close stops supervising, then shuts the server down (pgembed.Cluster.Stop:
+// fast shutdown, then harder).
+func (e *embedded) Close() {
+	close(e.quit)
+	<-e.done
+	e.mu.Lock()
+	cl := e.cluster
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.Stop(ctx); err != nil {
+		e.log.Warn("stopping embedded PostgreSQL", "error", err)
+	}
+}
+
+// embeddedSettings sizes the embedded server for the machine it runs on
+// instead of PostgreSQL's defaults: with 128 MB of shared buffers a
+// million-voucher grant has its backends write out every index page they
+// evict (the three random-key B-trees on vouchers outgrow the buffers), and
+// a 1 GB WAL cap forces checkpoints, each followed by full-page images,
+// in the middle of it. An eighth of the memory for buffers leaves the rest
+// to voucherd and the page cache; max_wal_size also bounds the WAL replayed
+// after a crash. memBytes 0 (unknown) keeps the defaults.
+func embeddedSettings(memBytes int64) map[string]string {
+	if memBytes <= 0 {
+		return nil
+	}
+	const mb = 1 << 20
+	buffers := min(max(memBytes/8, 128*mb), 4096*mb)
+	return map[string]string{
+		"shared_buffers":       fmt.Sprintf("%dMB", buffers/mb),
+		"effective_cache_size": fmt.Sprintf("%dMB", max(memBytes/2, buffers)/mb),
+		"max_wal_size":         "2GB",
+	}
+}
+
+// physicalMemory is the memory this process may use, in bytes: the
+// machine's (MemTotal in /proc/meminfo), or its container's limit (cgroup
+// v2 memory.max) when that is lower; 0 where neither can be read.
+func physicalMemory() int64 {
+	var total int64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				var kb int64
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+					total = kb << 10
+				}
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		// "max" when unlimited.
+		if limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && limit > 0 && (total == 0 || limit < total) {
+			total = limit
+		}
+	}
+	return total
+}
