@@ -225,6 +225,7 @@ func TestCheckoutSurvivesKill9(t *testing.T) {
 	require.NoError(t, killErr)
 	require.Len(t, killLog, kills)
 	require.Len(t, acks, holders)
+	assert.Zero(t, c.internal.Load(), "a database that is down or restarting is answered 503 UNAVAILABLE, never 500")
 	for _, s := range c.samples {
 		t.Logf("retried after: %s", s)
 	}
@@ -628,6 +629,7 @@ type crashClient struct {
 	keys *auth.DevKeys
 
 	netRetries, serverRetries atomic.Int64
+	internal                  atomic.Int64 // 500 answers: a fault, where 503 says retry
 
 	mu      sync.Mutex
 	samples []string // the first few 5xx and 429 answers, for the log
@@ -701,6 +703,9 @@ func (c *crashClient) call(method, path string, token tokenFunc, idemKey string,
 		}
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 			c.serverRetries.Add(1)
+			if resp.StatusCode == http.StatusInternalServerError {
+				c.internal.Add(1)
+			}
 			last = fmt.Sprintf("%d %s", resp.StatusCode, got)
 			c.mu.Lock()
 			if len(c.samples) < 10 {

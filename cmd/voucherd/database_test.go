@@ -66,6 +66,6 @@ func TestEmbeddedSettingsFollowMemory(t *testing.T) {
 		embeddedSettings(512*mb), "never below PostgreSQL's own 128 MB")
 	assert.Equal(t, map[string]string{"shared_buffers": "3072MB", "effective_cache_size": "12288MB", "max_wal_size": "2GB"},
 		embeddedSettings(24*gb), "an eighth of the memory for buffers")
-	assert.Equal(t, "4096MB", embeddedSettings(256*gb)["shared_buffers"], "at most 4 GB")
+	assert.Equal(t, "4096MB", embeddedSettings(256 * gb)["shared_buffers"], "at most 4 GB")
 	assert.Positive(t, physicalMemory(), "this machine's memory is readable")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/tongquan/tongquan/internal/apperr"
+	"github.com/tongquan/tongquan/internal/postgres"
 )
 
 // errorBody is the one error shape of the API: {"code","message","details"?}.
@@ -26,7 +27,13 @@ func renderError(c *gin.Context, err error) {
 		err = apperr.New(apperr.CodePayloadTooLarge, "request body is larger than %d bytes", maxErr.Limit)
 	}
 	e, ok := apperr.As(err)
-	if !ok {
+	switch {
+	case ok:
+	case postgres.Unreachable(err):
+		// Restarting, recovering or unreachable: nothing was done that a
+		// retry with the same Idempotency-Key would not find.
+		e = apperr.Wrap(err, apperr.CodeUnavailable, "the database is unreachable; retry shortly")
+	default:
 		e = apperr.Wrap(err, apperr.CodeInternal, "internal error")
 	}
 	status := e.Status()
@@ -49,7 +56,7 @@ func renderError(c *gin.Context, err error) {
 			}
 		}
 	}
-	if e.Code == apperr.CodeRateLimited {
+	if e.Code == apperr.CodeRateLimited || e.Code == apperr.CodeUnavailable {
 		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(status, body)

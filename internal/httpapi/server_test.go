@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -105,6 +107,22 @@ func TestInternalErrorsNeverLeak(t *testing.T) {
 	assert.Equal(t, "INTERNAL", res.errorCode(t))
 	assert.NotContains(t, string(res.Body), "password")
 	assert.Contains(t, string(res.Body), "Request-Id")
+}
+
+// A database that is down or restarting is a 503 the caller may retry, not
+// an opaque 500, and its address stays out of the answer.
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:1/tongquan?sslmode=disable&connect_timeout=5")
+	require.Error(t, err)
+	h := newHarness(t, Config{})
+	h.srv.engine.GET("/test-unreachable", func(c *gin.Context) { renderError(c, fmt.Errorf("reserve: %w", err)) })
+	res := h.request(http.MethodGet, "/test-unreachable", "", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, res.Status)
+	assert.Equal(t, "UNAVAILABLE", res.errorCode(t))
+	assert.Equal(t, "1", res.Header.Get("Retry-After"))
+	assert.NotContains(t, string(res.Body), "127.0.0.1")
 }
 
 func TestRequestID(t *testing.T) {

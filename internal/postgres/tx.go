@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,6 +70,32 @@ func Retryable(err error) bool {
 		return pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected
 	}
 	return false
+}
+
+// Unreachable reports an error that says the database could not be reached
+// or dropped the connection (refused, reset, shutting down, starting up,
+// crash recovery), as opposed to one about the statement: the request may
+// well succeed when retried shortly.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		// Class 08: connection exception; 57P01-57P03: admin or crash
+		// shutdown, cannot connect now.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true
+	}
+	if pgconn.SafeToRetry(err) {
+		return true // never sent, e.g. on a connection already closed
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
 // IsUniqueViolation reports a unique violation, optionally on a named constraint.
