@@ -227,7 +227,12 @@ func FirstNewHolders(ctx context.Context, q Querier, g GrantRecord, c GrantChunk
 // chunk. A holder who already has a granted voucher of the tier, from any
 // upload or an earlier row, gets nothing: the unique index
 // vouchers_one_grant decides. It returns how many rows it took and how many
-// vouchers it inserted; the difference is duplicates.
+// vouchers it inserted; the difference is duplicates. Rows go in holder
+// order: two of the vouchers indexes (vouchers_holder, vouchers_one_grant)
+// lead with the holder's hash, and inserting into them in key order touches
+// each leaf page in turn rather than at random (BenchmarkGrant1M: the job
+// 10.7-11.9 s -> 9.3-10.6 s for 1M rows, five alternating pairs). Among a
+// holder's duplicate rows the first one wins, as in file order.
 func GrantVouchers(ctx context.Context, tx pgx.Tx, c GrantChunk, upTo int64, tmpl voucher.Voucher) (taken, granted int64, err error) {
 	err = tx.QueryRow(ctx, `
 		WITH chunk AS (
@@ -240,7 +245,7 @@ func GrantVouchers(ctx context.Context, tx pgx.Tx, c GrantChunk, upTo int64, tmp
 		), granted AS (
 			INSERT INTO vouchers (id, code, campaign_id, holder_hash, kind, tier_id, min_spend_fen, discount_fen,
 				valid_from, valid_until, status, source, created_at, updated_at)
-			SELECT voucher_id, code, $4, holder_hash, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13 FROM taken
+			SELECT voucher_id, code, $4, holder_hash, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13 FROM taken ORDER BY holder_hash, row_no
 			ON CONFLICT (campaign_id, tier_id, holder_hash) WHERE source = 'grant' DO NOTHING
 			RETURNING 1
 		)
