@@ -1,8 +1,11 @@
 package holder
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,6 +85,43 @@ func FuzzNormalizeID(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The hash is HMAC-SHA256 of the ID number under the key, whichever pooled
+// MAC computes it and however many goroutines hash at once: a change here
+// would make every stored holder a stranger to their limits.
+func TestHashIsHMACSHA256UnderConcurrency(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	h, err := NewHasher(key)
+	require.NoError(t, err)
+	want := func(id string) Hash {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id))
+		return Hash(m.Sum(nil))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				id := valid(t, "310104", "19900101", (g*500+i)%1000)
+				if got := h.Hash(id); got != want(id) {
+					t.Errorf("Hash(%s) = %s, want %s", id, got, want(id))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func BenchmarkHash(b *testing.B) {
+	h, err := NewHasher([]byte(strings.Repeat("k", 32)))
+	require.NoError(b, err)
+	id := valid(b, "310104", "19900101", 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Hash(id)
+	}
 }
 
 func TestDevKeyIsCreatedOnceAndKept(t *testing.T) {
