@@ -67,7 +67,11 @@ func (e *embedded) supervise(cl *pgembed.Cluster) {
 		case <-e.quit:
 			return
 		case err := <-exited:
-			e.log.Error("embedded PostgreSQL exited; starting it again", "error", err, "data", e.opt.DataDir)
+			how := "it shut down" // pg_ctl stop, or a signal it handled
+			if err != nil {
+				how = err.Error()
+			}
+			e.log.Error("embedded PostgreSQL exited; starting it again", "exit", how, "data", e.opt.DataDir)
 		}
 		for pause := restartBackoff.first; ; pause = min(2*pause, restartBackoff.max) {
 			next, err := pgembed.Start(ctx, e.opt)
