@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -44,6 +45,7 @@ func serve(args []string) error {
 	// Last of the deferred calls: every line logged while shutting down is written.
 	defer logs.Close()
 	slog.SetDefault(log)
+	tuneGC(os.Getenv)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -149,6 +151,23 @@ func serve(args []string) error {
 	}
 	log.Info("voucherd stopped")
 	return nil
+}
+
+// gcPercent is the collector's target when GOGC is not set: the heap may
+// grow to five times what is live before a collection instead of twice.
+// voucherd's live heap is small (tens of MB) and its requests allocate
+// briefly, so collections were a tenth of its CPU in a sold-out burst.
+// Five alternating 20 s runs on 2026-11-26 (voucherbench claim-burst, 128
+// clients, 100,000 holders against 1,000 vouchers): 10,290-10,663 sold-out
+// answers/s at GOGC 100 against 11,054-11,377/s at 400, peak RSS 53 against
+// 89 MB; redemption steps unchanged (1,011 vs 1,033 reservations/s).
+const gcPercent = 400
+
+// tuneGC sets gcPercent unless the operator chose GOGC.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 // newLogger writes the process log to stderr, JSON lines or text. Lines are
