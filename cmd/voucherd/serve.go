@@ -157,10 +157,10 @@ func serve(args []string) error {
 // grow to five times what is live before a collection instead of twice.
 // voucherd's live heap is small (tens of MB) and its requests allocate
 // briefly, so collections were a tenth of its CPU in a sold-out burst.
-// Five alternating 20 s runs on 2026-11-26 (voucherbench claim-burst, 128
-// clients, 100,000 holders against 1,000 vouchers): 10,290-10,663 sold-out
-// answers/s at GOGC 100 against 11,054-11,377/s at 400, peak RSS 53 against
-// 89 MB; redemption steps unchanged (1,011 vs 1,033 reservations/s).
+// Three alternating pairs of runs on 2026-11-26 (voucherbench claim-burst,
+// 128 clients, 100,000 holders against 1,000 vouchers): 10,290-10,663
+// sold-out answers/s at GOGC 100 against 11,054-11,377/s at 400, peak RSS
+// 53 against 89 MB; redemption steps unchanged (1,011 vs 1,033/s).
 const gcPercent = 400
 
 // tuneGC sets gcPercent unless the operator chose GOGC.
