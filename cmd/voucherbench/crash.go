@@ -80,7 +80,8 @@ func crashCommand(ctx context.Context, args []string) int {
 
 // crashDrill: claims, then reserve + confirm, under a closed-loop load
 // while voucherd is SIGKILLed and restarted and, once, PostgreSQL is
-// stopped immediately and restarted. Clients retry with the same keys.
+// stopped immediately (voucherd starts it again). Clients retry with the
+// same keys.
 func crashDrill(ctx context.Context, o options, bin, data string, kills int) (*crashResult, error) {
 	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
 		return nil, err
