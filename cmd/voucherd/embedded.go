@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tongquan/tongquan/internal/pgembed"
@@ -22,16 +21,15 @@ type embedded struct {
 	opt        pgembed.Options
 	connString string
 	log        *slog.Logger
-
-	mu      sync.Mutex
-	cluster *pgembed.Cluster
+	cluster    *pgembed.Cluster // the supervisor's until done is closed
 
 	quit chan struct{} // closed by Close
 	done chan struct{} // closed when the supervisor has returned
 }
 
-// restartBackoff bounds the pause between attempts to start the server again.
-var restartBackoff = struct{ first, max time.Duration }{100 * time.Millisecond, 5 * time.Second}
+// The pause between attempts to start the server again doubles from the
+// first to the last.
+const firstRestartPause, lastRestartPause = 100 * time.Millisecond, 5 * time.Second
 
 func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*embedded, error) {
 	opt := pgembed.Options{DataDir: dataDir, Fsync: true, Logger: log, Settings: embeddedSettings(physicalMemory())}
@@ -44,12 +42,12 @@ func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*embe
 	opt.Port = cl.Port()
 	e := &embedded{opt: opt, connString: cl.ConnString(pgembed.Database), log: log, cluster: cl,
 		quit: make(chan struct{}), done: make(chan struct{})}
-	go e.supervise(cl)
+	go e.supervise()
 	return e, nil
 }
 
 // supervise waits for the server to exit and starts it again, until Close.
-func (e *embedded) supervise(cl *pgembed.Cluster) {
+func (e *embedded) supervise() {
 	defer close(e.done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -62,7 +60,7 @@ func (e *embedded) supervise(cl *pgembed.Cluster) {
 	}()
 	for {
 		exited := make(chan error, 1)
-		go func() { exited <- cl.Wait() }()
+		go func(cl *pgembed.Cluster) { exited <- cl.Wait() }(e.cluster)
 		select {
 		case <-e.quit:
 			return
@@ -73,12 +71,10 @@ func (e *embedded) supervise(cl *pgembed.Cluster) {
 			}
 			e.log.Error("embedded PostgreSQL exited; starting it again", "exit", how, "data", e.opt.DataDir)
 		}
-		for pause := restartBackoff.first; ; pause = min(2*pause, restartBackoff.max) {
+		for pause := firstRestartPause; ; pause = min(2*pause, lastRestartPause) {
 			next, err := pgembed.Start(ctx, e.opt)
 			if err == nil {
-				e.mu.Lock()
-				e.cluster, cl = next, next
-				e.mu.Unlock()
+				e.cluster = next
 				break
 			}
 			e.log.Error("embedded PostgreSQL did not start; trying again", "error", err, "in", pause)
@@ -96,12 +92,9 @@ func (e *embedded) supervise(cl *pgembed.Cluster) {
 func (e *embedded) Close() {
 	close(e.quit)
 	<-e.done
-	e.mu.Lock()
-	cl := e.cluster
-	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := cl.Stop(ctx); err != nil {
+	if err := e.cluster.Stop(ctx); err != nil {
 		e.log.Warn("stopping embedded PostgreSQL", "error", err)
 	}
 }
