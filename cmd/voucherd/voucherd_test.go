@@ -97,11 +97,17 @@ func start(t *testing.T, bin, data string) *run {
 }
 
 func postmasterPID(t *testing.T, data string) int {
-	raw, err := os.ReadFile(filepath.Join(data, "pgdata", "postmaster.pid"))
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
+	pid, err := readPostmasterPID(data)
 	require.NoError(t, err)
 	return pid
+}
+
+func readPostmasterPID(data string) (int, error) {
+	raw, err := os.ReadFile(filepath.Join(data, "pgdata", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
 }
 
 // alive reports a process that exists and is not a zombie.
