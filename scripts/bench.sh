@@ -218,7 +218,7 @@ chmod 755 "$WORK"
 RES=${RESULTS:-$WORK/results}
 mkdir -p "$RES" "$WORK/bin"
 # A kept folder may hold an earlier run's results, which report would mix in.
-rm -f "$RES"/pgbench-*.json "$RES"/pgbench-*.txt "$RES"/copy-*.json "$RES"/vb-*.json "$RES"/vb-*.txt
+rm -f "$RES"/pgbench-*.json "$RES"/pgbench-*.txt "$RES"/copy-*.json "$RES"/vb-*.json "$RES"/vb-*.txt "$RES"/*.log
 VD_PID=
 
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -239,6 +239,12 @@ cleanup() {
 	if ((failed)) && [[ -s $WORK/voucherd.log ]]; then
 		echo "--- end of the voucherd log:" >&2
 		tail -n 20 "$WORK/voucherd.log" >&2
+	fi
+	# A kept results folder keeps the logs too: voucherd's, and its
+	# PostgreSQL's, which records every checkpoint and what started it.
+	if [[ -n ${RESULTS:-} ]]; then
+		cp -f "$WORK/voucherd.log" "$RES/voucherd.log" 2>/dev/null || true
+		cp -f "$WORK/data/postgres.log" "$RES/postgres.log" 2>/dev/null || true
 	fi
 	rm -rf "$WORK"
 }
