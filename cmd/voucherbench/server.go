@@ -94,14 +94,7 @@ func (v *voucherd) kill() error {
 		return err
 	}
 	<-done
-	deadline := time.Now().Add(15 * time.Second)
-	for alive(pg) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after voucherd was killed", pg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
+	return awaitGone(pg, "voucherd was killed")
 }
 
 // stopPostgres is the database drill: pg_ctl stop -m immediate under a
@@ -117,10 +110,15 @@ func (v *voucherd) stopPostgres() error {
 	if err := v.pgctl("stop", "-D", filepath.Join(v.data, "pgdata"), "-m", "immediate", "-W"); err != nil {
 		return err
 	}
+	return awaitGone(pg, "pg_ctl stop -m immediate")
+}
+
+// awaitGone waits until the PostgreSQL server pg has exited after what.
+func awaitGone(pg int, what string) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for alive(pg) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after pg_ctl stop -m immediate", pg)
+			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after %s", pg, what)
 		}
 		time.Sleep(time.Millisecond)
 	}
