@@ -118,7 +118,7 @@ func (b *bench) exportMatches(ctx context.Context, f url.Values) invariant {
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	start := time.Now()
-	resp, err := b.env.c.http.Do(req)
+	resp, err := b.env.c.stream.Do(req)
 	if err != nil {
 		b.rec.record("export", start, "NETWORK")
 		return fail(name, "%v", err)
