@@ -150,7 +150,19 @@ type IdempotencyRef struct{ PlatformID, Key string }
 
 // LookupIdempotencyKeys reads many keys in one statement; a key never used
 // is absent from the map.
-func LookupIdempotencyKeys(ctx context.Context, q Querier, refs []IdempotencyRef) (map[IdempotencyRef]StoredIdempotency, error) {
+//
+// The statement runs cached, in a read-only transaction of its own whose
+// planner may use no sequential scan and no hash or merge join, so its
+// generic plan probes the primary key for each key whatever the table's size
+// when the connection made it (cached with the planner's defaults, it would
+// keep the full scan planned while the table was small). Planned at every
+// run instead, the lookups cost PostgreSQL 19-21 µs of CPU per sold-out
+// answer against 12 µs (claim bursts of 64 clients, six alternating runs).
+// The bursts' rate did not move on two cores shared with voucherd and the
+// load generator, but PostgreSQL is what every voucherd replica shares.
+func LookupIdempotencyKeys(ctx context.Context, q interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, refs []IdempotencyRef) (map[IdempotencyRef]StoredIdempotency, error) {
 	out := make(map[IdempotencyRef]StoredIdempotency, len(refs))
 	if len(refs) == 0 {
 		return out, nil
@@ -159,29 +171,34 @@ func LookupIdempotencyKeys(ctx context.Context, q Querier, refs []IdempotencyRef
 	for i, r := range refs {
 		platforms[i], ks[i] = r.PlatformID, r.Key
 	}
-	rows, err := q.Query(ctx, `SELECT i.platform_id, i.key, i.request_hash, i.status, i.response
+	b := &pgx.Batch{}
+	b.Queue("BEGIN READ ONLY")
+	queueIndexProbesOnly(b)
+	b.Queue(`SELECT i.platform_id, i.key, i.request_hash, i.status, i.response
 		FROM unnest($1::text[], $2::text[]) AS t(platform_id, key)
-		JOIN idempotency_keys i ON i.platform_id = t.platform_id AND i.key = t.key`, planEachRun(platforms, ks)...)
-	if err != nil {
+		JOIN idempotency_keys i ON i.platform_id = t.platform_id AND i.key = t.key`, platforms, ks).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var r IdempotencyRef
+			var s StoredIdempotency
+			var hash []byte
+			var status *int32
+			var body []byte
+			if err := rows.Scan(&r.PlatformID, &r.Key, &hash, &status, &body); err != nil {
+				return err
+			}
+			copy(s.RequestHash[:], hash)
+			if status != nil {
+				s.Answer = &idempotency.Response{Status: int(*status), Body: body}
+			}
+			out[r] = s
+		}
+		return rows.Err()
+	})
+	b.Queue("COMMIT")
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r IdempotencyRef
-		var s StoredIdempotency
-		var hash []byte
-		var status *int32
-		var body []byte
-		if err := rows.Scan(&r.PlatformID, &r.Key, &hash, &status, &body); err != nil {
-			return nil, err
-		}
-		copy(s.RequestHash[:], hash)
-		if status != nil {
-			s.Answer = &idempotency.Response{Status: int(*status), Body: body}
-		}
-		out[r] = s
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteIdempotencyKeysBefore removes keys older than t (kept at least 24 h).

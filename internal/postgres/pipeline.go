@@ -73,6 +73,16 @@ func planEachRun(args ...any) []any {
 	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
+// queueIndexProbesOnly queues on b, inside a transaction, settings for the
+// rest of it that leave the planner only index probes and nested loops. A
+// statement that finds each of an array's keys by a unique index can then run
+// cached: the generic plan it settles on probes the index even when made
+// while the table was empty, and no planning is paid per run.
+func queueIndexProbesOnly(b *pgx.Batch) {
+	b.Queue(`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
+		set_config('enable_mergejoin', 'off', true)`)
+}
+
 // QueuePlanCached undoes QueuePlanEachRun for the rest of the transaction.
 func QueuePlanCached(b *pgx.Batch) {
 	b.Queue("SET LOCAL plan_cache_mode = auto")
