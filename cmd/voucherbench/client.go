@@ -32,9 +32,9 @@ import (
 // spends per call is taken from the server it measures. net/http's client
 // hands every call between three goroutines (caller, connection writer and
 // reader) and allocates a request and a response; fasthttp's reuses both
-// and writes and reads on the caller's goroutine. Measured during a
-// sold-out burst of 128 clients: 40 µs of CPU per call against 67 µs, and
-// the burst 29-39 % faster (BENCHMARKS.md, "Sold-out and duplicate answers").
+// and writes and reads on the caller's goroutine. Measured during sold-out
+// bursts of 128 clients: 38-43 µs of CPU per call against 60-67 µs, and the
+// bursts 23-39 % faster (BENCHMARKS.md, "Sold-out and duplicate answers").
 type client struct {
 	base   string
 	fast   *fasthttp.Client
