@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tongquan/tongquan/internal/idempotency"
 )
@@ -160,9 +161,9 @@ type IdempotencyRef struct{ PlatformID, Key string }
 // answer against 12 µs (claim bursts of 64 clients, six alternating runs).
 // The bursts' rate did not move on two cores shared with voucherd and the
 // load generator, but PostgreSQL is what every voucherd replica shares.
-func LookupIdempotencyKeys(ctx context.Context, q interface {
-	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
-}, refs []IdempotencyRef) (map[IdempotencyRef]StoredIdempotency, error) {
+//
+// It takes a pool, not a transaction, since it runs one of its own.
+func LookupIdempotencyKeys(ctx context.Context, pool *pgxpool.Pool, refs []IdempotencyRef) (map[IdempotencyRef]StoredIdempotency, error) {
 	out := make(map[IdempotencyRef]StoredIdempotency, len(refs))
 	if len(refs) == 0 {
 		return out, nil
@@ -195,7 +196,7 @@ func LookupIdempotencyKeys(ctx context.Context, q interface {
 		return rows.Err()
 	})
 	b.Queue("COMMIT")
-	if err := q.SendBatch(ctx, b).Close(); err != nil {
+	if err := pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return out, nil
