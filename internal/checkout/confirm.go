@@ -67,7 +67,7 @@ func (s *Service) confirmBatch(ctx context.Context, tx postgres.Batcher, batch [
 	var fresh []bool
 	var rows map[uuid.UUID]postgres.Redemption
 	reads := &pgx.Batch{}
-	postgres.QueuePlanEachRun(reads)
+	postgres.QueueIndexProbes(reads)
 	postgres.QueueReserveIdempotencyKeys(reads, keys, &fresh)
 	// Locking the redemption of a step whose key turns out taken is harmless:
 	// it is not written, and the lock ends with the transaction.

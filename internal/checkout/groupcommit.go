@@ -122,7 +122,7 @@ func (w *stepWrites) send(ctx context.Context, tx postgres.Batcher, b *pgx.Batch
 	}
 	postgres.QueueCompleteIdempotencyKeys(b, w.keys, w.answers)
 	postgres.QueueReleaseIdempotencyKeys(b, w.released)
-	postgres.QueuePlanCached(b)
+	postgres.QueueDefaultPlanner(b)
 	moves, err := queueSpreadMoves(b, w.redemptions, kind, now)
 	if err != nil {
 		return err

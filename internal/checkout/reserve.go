@@ -123,7 +123,7 @@ func (s *Service) reserveBatch(ctx context.Context, tx postgres.Batcher, batch [
 		orders        map[postgres.OrderRef]postgres.OrderCount
 	)
 	reads := &pgx.Batch{}
-	postgres.QueuePlanEachRun(reads)
+	postgres.QueueIndexProbes(reads)
 	postgres.QueueReserveIdempotencyKeys(reads, keys, &fresh)
 	postgres.QueueLockVouchersByCode(reads, codes, &vouchers)
 	postgres.QueueCampaignsOfVouchers(reads, codes, &campaigns)

@@ -32,26 +32,7 @@ func TestKeyStatementsProbeThePrimaryKeyAsTheTableGrows(t *testing.T) {
 	_, err := db.Pool.Exec(ctx, `ALTER TABLE idempotency_keys SET (autovacuum_enabled = false)`)
 	require.NoError(t, err)
 
-	var mu sync.Mutex
-	var plans []string
-	cfg, err := pgxpool.ParseConfig(db.URL)
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		mu.Lock()
-		defer mu.Unlock()
-		plans = append(plans, n.Message)
-	}
-	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		if err := postgres.AfterConnect(ctx, c); err != nil {
-			return err
-		}
-		_, err := c.Exec(ctx, `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice`)
-		return err
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool, plans := explainingPool(t, db.URL)
 
 	keys := func(n int, prefix string) []idempotency.Key {
 		out := make([]idempotency.Key, n)
@@ -82,21 +63,51 @@ func TestKeyStatementsProbeThePrimaryKeyAsTheTableGrows(t *testing.T) {
 		SELECT 'jd', 'k-' || g, '\x00' FROM generate_series(1, 20000) g`)
 	require.NoError(t, err)
 
-	mu.Lock()
-	plans = nil
-	mu.Unlock()
+	plans() // those of the first runs
 	run(8)
-	mu.Lock()
-	defer mu.Unlock()
 	var keyPlans []string // leaving out the lookup's settings statement
-	for _, p := range plans {
+	all := plans()
+	for _, p := range all {
 		if strings.Contains(p, "idempotency_keys") {
 			keyPlans = append(keyPlans, p)
 		}
 	}
-	require.Len(t, keyPlans, 3, "one plan per statement:\n%s", strings.Join(plans, "\n"))
+	require.Len(t, keyPlans, 3, "one plan per statement:\n%s", strings.Join(all, "\n"))
 	for _, p := range keyPlans {
 		require.NotContains(t, p, "Seq Scan on idempotency_keys", p)
 		require.True(t, strings.Contains(p, "idempotency_keys_pkey"), "the primary key is probed:\n%s", p)
+	}
+}
+
+// explainingPool is a one-connection pool on url whose statements send their
+// plans to the client (auto_explain); plans returns those sent since its
+// last call.
+func explainingPool(t *testing.T, url string) (*pgxpool.Pool, func() []string) {
+	var mu sync.Mutex
+	var plans []string
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = 1
+	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		defer mu.Unlock()
+		plans = append(plans, n.Message)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if err := postgres.AfterConnect(ctx, c); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, `LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice`)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := plans
+		plans = nil
+		return out
 	}
 }

@@ -140,7 +140,7 @@ type OrderCount struct {
 
 // QueueLockOrders queues on b the reading and locking, in key order, of the
 // orders among refs that exist: *byRef is filled in when the batch's results
-// are read. Run under QueuePlanEachRun.
+// are read. Run under QueueIndexProbes.
 func QueueLockOrders(b *pgx.Batch, refs []OrderRef, byRef *map[OrderRef]OrderCount) {
 	platforms, orders := make([]string, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
@@ -255,10 +255,10 @@ func InsertRefund(ctx context.Context, q Querier, r Refund) error {
 // *byID is filled in when the batch's results are read. Ids not found are
 // absent from it; RedemptionOf picks a platform's own.
 //
-// Statements over an array of ids need plans made for their values: a
-// prepared statement's generic plan, made while the table's statistics were
-// still those of an empty table, scans the whole table for every batch. A
-// transaction that queues them runs under QueuePlanEachRun.
+// Statements over an array of ids must not run on a generic plan made with
+// the planner's defaults: made while the table's statistics were still those
+// of an empty table, it scans the whole table for every batch. A
+// transaction that queues them runs under QueueIndexProbes.
 func QueueLockRedemptions(b *pgx.Batch, ids []uuid.UUID, byID *map[uuid.UUID]Redemption) {
 	b.Queue(lockRedemptions, ids).Query(func(rows pgx.Rows) error {
 		var err error
@@ -330,7 +330,7 @@ func QueueSetVouchersStatus(b *pgx.Batch, ids []uuid.UUID, status voucher.Status
 
 // QueueLockVouchersByCode queues on b the reading and locking of vouchers by
 // code, in id order: *byCode is filled in when the batch's results are read,
-// without the codes no voucher has. Run under QueuePlanEachRun.
+// without the codes no voucher has. Run under QueueIndexProbes.
 func QueueLockVouchersByCode(b *pgx.Batch, codes []string, byCode *map[string]voucher.Voucher) {
 	b.Queue(`SELECT `+voucherColumns+` FROM vouchers WHERE code = ANY($1) ORDER BY id FOR UPDATE`, codes).
 		Query(func(rows pgx.Rows) error {
@@ -348,7 +348,7 @@ func QueueLockVouchersByCode(b *pgx.Batch, codes []string, byCode *map[string]vo
 
 // QueueCampaignsOfVouchers queues on b the read of the campaigns of the
 // vouchers with codes (queue it after their lock: a voucher never changes
-// campaign). Run under QueuePlanEachRun.
+// campaign). Run under QueueIndexProbes.
 func QueueCampaignsOfVouchers(b *pgx.Batch, codes []string, byID *map[uuid.UUID]campaign.Campaign) {
 	b.Queue(`SELECT `+campaignColumns+` FROM campaigns WHERE id IN (SELECT campaign_id FROM vouchers WHERE code = ANY($1))`, codes).
 		Query(func(rows pgx.Rows) error {
