@@ -23,8 +23,8 @@ type embedded struct {
 	log        *slog.Logger
 	cluster    *pgembed.Cluster // the supervisor's until done is closed
 
-	quit chan struct{} // closed by Close
-	done chan struct{} // closed when the supervisor has returned
+	stop context.CancelFunc // called by Close: supervising ends, a start in progress gives up
+	done chan struct{}      // closed when the supervisor has returned
 }
 
 // The pause between attempts to start the server again doubles from the
@@ -40,29 +40,22 @@ func startEmbedded(ctx context.Context, dataDir string, log *slog.Logger) (*embe
 	// pgembed has logged where the data lives and the psql line. Later
 	// starts keep the port: it is in every pooled connection's URL.
 	opt.Port = cl.Port()
+	sctx, stop := context.WithCancel(context.Background())
 	e := &embedded{opt: opt, connString: cl.ConnString(pgembed.Database), log: log, cluster: cl,
-		quit: make(chan struct{}), done: make(chan struct{})}
-	go e.supervise()
+		stop: stop, done: make(chan struct{})}
+	go e.supervise(sctx)
 	return e, nil
 }
 
-// supervise waits for the server to exit and starts it again, until Close.
-func (e *embedded) supervise() {
+// supervise waits for the server to exit and starts it again, until ctx
+// ends (Close).
+func (e *embedded) supervise(ctx context.Context) {
 	defer close(e.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-e.quit:
-			cancel() // a start in progress gives up
-		case <-ctx.Done():
-		}
-	}()
 	for {
 		exited := make(chan error, 1)
 		go func(cl *pgembed.Cluster) { exited <- cl.Wait() }(e.cluster)
 		select {
-		case <-e.quit:
+		case <-ctx.Done():
 			return
 		case err := <-exited:
 			how := "it shut down" // pg_ctl stop, or a signal it handled
@@ -79,7 +72,7 @@ func (e *embedded) supervise() {
 			}
 			e.log.Error("embedded PostgreSQL did not start; trying again", "error", err, "in", pause)
 			select {
-			case <-e.quit:
+			case <-ctx.Done():
 				return
 			case <-time.After(pause):
 			}
@@ -90,7 +83,7 @@ func (e *embedded) supervise() {
 // Close stops supervising, then shuts the server down (pgembed.Cluster.Stop:
 // fast shutdown, then harder).
 func (e *embedded) Close() {
-	close(e.quit)
+	e.stop()
 	<-e.done
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
