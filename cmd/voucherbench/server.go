@@ -83,7 +83,7 @@ func (v *voucherd) waitReady(done chan struct{}, deadline time.Time) error {
 
 // kill SIGKILLs voucherd and waits until it and its PostgreSQL are gone.
 func (v *voucherd) kill() error {
-	pg, err := v.postmasterPID()
+	pg, err := pgembed.ServerPID(v.data)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (v *voucherd) kill() error {
 // reconnects; the caller waits for /readyz. pg_ctl does not wait (-W): it
 // would take the restarted server's postmaster.pid for the old one's.
 func (v *voucherd) stopPostgres() error {
-	pg, err := v.postmasterPID()
+	pg, err := pgembed.ServerPID(v.data)
 	if err != nil {
 		return err
 	}
@@ -115,12 +115,8 @@ func (v *voucherd) stopPostgres() error {
 
 // awaitGone waits until the PostgreSQL server pg has exited after what.
 func awaitGone(pg int, what string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for alive(pg) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after %s", pg, what)
-		}
-		time.Sleep(time.Millisecond)
+	if err := pgembed.AwaitExit(pg, 15*time.Second); err != nil {
+		return fmt.Errorf("PostgreSQL after %s: %w", what, err)
 	}
 	return nil
 }
@@ -166,30 +162,12 @@ func (v *voucherd) stop() {
 	}
 }
 
-func (v *voucherd) postmasterPID() (int, error) {
-	raw, err := os.ReadFile(filepath.Join(v.data, "pgdata", "postmaster.pid"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
-}
-
 func (v *voucherd) databaseURL() (string, error) {
 	port, err := os.ReadFile(filepath.Join(v.data, "port"))
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%s/tongquan?sslmode=disable", strings.TrimSpace(string(port))), nil
-}
-
-// alive reports a process that exists and is not a zombie.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
 }
 
 func freeLoopbackAddr() (string, error) {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/tongquan/tongquan/internal/auth"
 	"github.com/tongquan/tongquan/internal/holder"
+	"github.com/tongquan/tongquan/internal/pgembed"
 	"github.com/tongquan/tongquan/internal/redemption"
 	"github.com/tongquan/tongquan/internal/registry"
 )
@@ -556,13 +557,18 @@ func (s *crashServer) waitReady(p *crashProc, deadline time.Time) error {
 // crash SIGKILLs voucherd and waits until it and its PostgreSQL are gone.
 func (s *crashServer) crash() error {
 	p := s.current()
-	return s.killPostgresVia(func(int) error {
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			return err
-		}
-		<-p.done
-		return nil
-	}, "voucherd was killed")
+	pg, err := pgembed.ServerPID(s.data)
+	if err != nil {
+		return err
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-p.done
+	if err := pgembed.AwaitExit(pg, 15*time.Second); err != nil {
+		return fmt.Errorf("PostgreSQL after voucherd was killed: %w", err)
+	}
+	return nil
 }
 
 // crashPostgres SIGKILLs the embedded PostgreSQL server under a running
@@ -570,34 +576,21 @@ func (s *crashServer) crash() error {
 // again and is ready.
 func (s *crashServer) crashPostgres() error {
 	p := s.current()
-	if err := s.killPostgresVia(func(pg int) error { return syscall.Kill(pg, syscall.SIGKILL) }, "SIGKILL"); err != nil {
+	pg, err := pgembed.ServerPID(s.data)
+	if err != nil {
 		return err
+	}
+	if err := syscall.Kill(pg, syscall.SIGKILL); err != nil {
+		return err
+	}
+	if err := pgembed.AwaitExit(pg, 15*time.Second); err != nil {
+		return fmt.Errorf("PostgreSQL after SIGKILL: %w", err)
 	}
 	if err := s.waitReady(p, time.Now().Add(90*time.Second)); err != nil {
 		return fmt.Errorf("voucherd did not start PostgreSQL again: %w", err)
 	}
 	if s.current() != p {
 		return errors.New("voucherd was started again; it should have restarted only PostgreSQL")
-	}
-	return nil
-}
-
-// killPostgresVia calls kill with the PID of the running PostgreSQL server
-// and waits until that server is gone.
-func (s *crashServer) killPostgresVia(kill func(pg int) error, what string) error {
-	pg, err := readPostmasterPID(s.data)
-	if err != nil {
-		return err
-	}
-	if err := kill(pg); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for alive(pg) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("PostgreSQL (pid %d) still running 15 s after %s", pg, what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 	return nil
 }

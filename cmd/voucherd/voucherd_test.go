@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tongquan/tongquan/internal/auth"
+	"github.com/tongquan/tongquan/internal/pgembed"
 )
 
 // These tests run the real binary on its embedded PostgreSQL, as a person
@@ -97,38 +95,14 @@ func start(t *testing.T, bin, data string) *run {
 }
 
 func postmasterPID(t *testing.T, data string) int {
-	pid, err := readPostmasterPID(data)
+	pid, err := pgembed.ServerPID(data)
 	require.NoError(t, err)
 	return pid
 }
 
-func readPostmasterPID(data string) (int, error) {
-	raw, err := os.ReadFile(filepath.Join(data, "pgdata", "postmaster.pid"))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.SplitN(string(raw), "\n", 2)[0])
-}
-
-// alive reports a process that exists and is not a zombie.
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z"
-}
-
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("PostgreSQL (pid %d) still running", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	require.NoError(t, pgembed.AwaitExit(pid, 15*time.Second), "PostgreSQL still running")
 }
 
 func TestEmbeddedFirstRunReuseAndShutdown(t *testing.T) {

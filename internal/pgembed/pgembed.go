@@ -242,19 +242,60 @@ func initCluster(ctx context.Context, binDir, pgdata string, owner *syscall.Cred
 // PID has since been reused by an unrelated process. A live server still
 // owning the folder is an error: we must not start a second one on it.
 func removeStalePIDFile(pgdata string) error {
-	path := filepath.Join(pgdata, "postmaster.pid")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	pid, err := postmasterPID(pgdata)
+	var unreadable *strconv.NumError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
-	}
-	if err != nil {
+	case errors.As(err, &unreadable): // stale too
+	case err != nil:
 		return err
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	if pid, _ := strconv.Atoi(strings.TrimSpace(first)); pid > 0 && servesFolder(pid, pgdata) {
+	case servesFolder(pid, pgdata):
 		return fmt.Errorf("another PostgreSQL server (pid %d) is running on %s: stop it, or give this one another data folder", pid, pgdata)
 	}
-	return os.Remove(path)
+	return os.Remove(filepath.Join(pgdata, "postmaster.pid"))
+}
+
+// postmasterPID is the PID in pgdata's postmaster.pid: the server running
+// there, or the last one if it was killed.
+func postmasterPID(pgdata string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
+}
+
+// ServerPID returns the PID of the server of the cluster in dataDir (as
+// Options.DataDir), from its postmaster.pid: the running server's, or the
+// last one's if it was killed. A server this package did not start there
+// (restarted by an owner's supervisor, say) counts too.
+func ServerPID(dataDir string) (int, error) {
+	return postmasterPID(filepath.Join(dataDir, "pgdata"))
+}
+
+// AwaitExit waits up to timeout for process pid to exit; a zombie, exited
+// but not yet reaped by its parent, has exited.
+func AwaitExit(pid int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d still running after %s", pid, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// running reports a process that exists and is not a zombie.
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
 }
 
 // servesFolder reports whether process pid is a postgres working in pgdata.

@@ -111,9 +111,18 @@ func TestStartAfterKill(t *testing.T) {
 	opt := pgembed.Options{DataDir: dataDir(t), Fsync: true}
 	c := start(t, opt)
 	exec1(t, connect(t, c), "CREATE TABLE committed (n int); INSERT INTO committed VALUES (1)")
+	if pid, err := pgembed.ServerPID(opt.DataDir); err != nil || pid != c.PID() {
+		t.Errorf("ServerPID = %d, %v; want the server's %d", pid, err, c.PID())
+	}
+	if err := pgembed.AwaitExit(c.PID(), 50*time.Millisecond); err == nil {
+		t.Error("AwaitExit of the running server returned nil")
+	}
 	c.Kill()
 	if err := c.Wait(); err == nil {
 		t.Error("Wait after Kill returned nil, want the signal")
+	}
+	if err := pgembed.AwaitExit(c.PID(), time.Second); err != nil {
+		t.Errorf("AwaitExit after Kill: %v", err)
 	}
 
 	// The killed server left its postmaster.pid behind; make its PID belong
