@@ -225,17 +225,17 @@ func FirstNewHolders(ctx context.Context, q Querier, g GrantRecord, c GrantChunk
 // GrantVouchers turns the rows of chunk c up to row upTo into vouchers like
 // tmpl (each row gives its voucher id, code and holder), and deletes the
 // chunk. A holder who already has a granted voucher of the tier, from any
-// upload or an earlier row, gets nothing: the unique index
-// vouchers_one_grant decides. It returns how many rows it took and how many
+// upload or an earlier row, gets nothing: the unique index vouchers_holder
+// decides (migration 00016: unique for granted vouchers only). It returns how many rows it took and how many
 // vouchers it inserted; the difference is duplicates. Among a holder's
 // rows the first one wins, as in file order.
 //
-// Rows go in holder order: two of the vouchers indexes (vouchers_holder,
-// vouchers_one_grant) lead with the holder's hash, and inserting into them
-// in key order touches each leaf page in turn rather than at random
-// (BenchmarkGrant1M: the job 10.7-11.9 s -> 9.3-10.6 s for 1M rows, five
-// alternating pairs). A chunk first goes in with a plain INSERT, which
-// checks vouchers_one_grant in the same index descent that writes it; only
+// Rows go in holder order: vouchers_holder leads with the holder's hash, and
+// inserting into it in key order touches each leaf page in turn rather than
+// at random (BenchmarkGrant1M, when two indexes led with it: the job
+// 10.7-11.9 s -> 9.3-10.6 s for 1M rows, five alternating pairs). A chunk
+// first goes in with a plain INSERT, which checks vouchers_holder in the
+// same index descent that writes it; only
 // a chunk that meets a holder granted before (the list uploaded again, or
 // two uploads at once) is rolled back to a savepoint and inserted again
 // with ON CONFLICT DO NOTHING, whose speculative insertion costs a second
@@ -249,7 +249,7 @@ func GrantVouchers(ctx context.Context, tx pgx.Tx, c GrantChunk, upTo int64, tmp
 	taken, granted, err = grantVouchers(ctx, sp, grantNewHolders, c, upTo, tmpl)
 	if err == nil {
 		err = sp.Commit(ctx)
-	} else if IsUniqueViolation(err, "vouchers_one_grant") {
+	} else if IsUniqueViolation(err, "vouchers_holder") {
 		if err = sp.Rollback(ctx); err == nil {
 			taken, granted, err = grantVouchers(ctx, tx, grantSkippingGranted, c, upTo, tmpl)
 		}
@@ -266,7 +266,7 @@ const (
 	grantNewHolders = `(SELECT DISTINCT ON (holder_hash) * FROM taken ORDER BY holder_hash, row_no) AS t
 			ORDER BY holder_hash`
 	grantSkippingGranted = `taken ORDER BY holder_hash, row_no
-			ON CONFLICT (campaign_id, tier_id, holder_hash) WHERE source = 'grant' DO NOTHING`
+			ON CONFLICT (holder_hash, campaign_id, tier_id, (CASE WHEN source = 'grant' THEN true END)) DO NOTHING`
 )
 
 func grantVouchers(ctx context.Context, q Querier, insertFrom string, c GrantChunk, upTo int64, tmpl voucher.Voucher) (taken, granted int64, err error) {

@@ -95,12 +95,11 @@ SELECT voucher_id(n), upper(substr(md5(n::text), 1, 16)), '01900000-0000-7000-80
        now(), now() + interval '7 days', 'active', 'claim', 'bench', now(), now()
 FROM generate_series(0, :vouchers - 1) n;
 
-CREATE INDEX vouchers_holder ON vouchers (holder_hash, id DESC);
+CREATE UNIQUE INDEX vouchers_holder ON vouchers (holder_hash, campaign_id, tier_id, (CASE WHEN source = 'grant' THEN true END));
 CREATE INDEX vouchers_expiry ON vouchers (valid_until) WHERE status = 'active';
-CREATE UNIQUE INDEX vouchers_one_grant ON vouchers (campaign_id, tier_id, holder_hash) WHERE source = 'grant';
 
 -- The raw COPY baseline of a direct grant loads this empty twin: LIKE ...
--- INCLUDING ALL gives it the same checks and all five indexes.
+-- INCLUDING ALL gives it the same checks and all four indexes.
 CREATE TABLE grant_vouchers (LIKE vouchers INCLUDING ALL);
 
 CREATE TABLE ledger_balances (
