@@ -302,6 +302,19 @@ setup_sql() { # vouchers
 
 sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 -c "$1" "$DB"; }
 
+# settle starts each measured run from the same quiet server: the writes of
+# the runs before it checkpointed, and no autovacuum worker still busy with
+# their tables (it would take CPU from the run, on cores the two share).
+settle() {
+	local i
+	sql "CHECKPOINT"
+	for ((i = 0; i < 120; i++)); do
+		[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'") == 0 ]] && return
+		sleep 0.5
+	done
+	echo "   autovacuum still busy after 60 s; measuring anyway" >&2
+}
+
 # run_pgbench NAME SECONDS CLIENTS [pgbench -D options...] runs
 # scripts/pgbench/NAME.sql and writes RES/pgbench-NAME.json in voucherbench's
 # shape, with percentiles from pgbench's per-transaction log.
@@ -310,6 +323,7 @@ run_pgbench() {
 	shift 3
 	local out=$RES/pgbench-$name.txt logs=$WORK/pgbench-log/$name
 	mkdir -p "$logs"
+	settle
 	echo "== pgbench $name.sql: $clients clients, ${secs} s" >&2
 	if ! pgbench -n -M prepared -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$secs" -D n=0 "$@" \
 		-l --log-prefix "$logs/tx" -f "$PGBENCH_SQL/$name.sql" "$DB" >"$out" 2>&1; then
@@ -384,6 +398,7 @@ run_vb() {
 		echo "== voucherbench $tag: skipped, this tree has no cmd/voucherbench" >&2
 		return
 	fi
+	settle
 	echo "== voucherbench run $*" >&2
 	if ! "$VB" run --url "http://127.0.0.1:$VD_PORT" --data-dir "$WORK/data" --database-url "$DB" \
 		--duration "${DURATION}s" --json "$RES/vb-$tag.json" "$@" 2>&1 | tee "$RES/vb-$tag.txt" >&2; then
