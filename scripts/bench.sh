@@ -137,10 +137,14 @@ report() {
 			| if . == null then null
 			  else {per_sec: (.per_sec * (1 - errsum / ([.count, 1] | max))), p50: .p50_ms, p99: .p99_ms} end;
 		# Sold-out and duplicate answers: voucherbench files the refused
-		# first claims as claim-refused and the second claims of a holder
-		# as claim-duplicate; else the refusal codes among the claim errors.
-		def refusals: . as $w | [.ops[] | select(.op | test("refus|dup"; "i"))] as $r
-			| if ($r | length) > 0
+		# first claims and the second claims of a holder together as
+		# refused-or-duplicate (older trees: apart, as claim-refused and
+		# claim-duplicate, whose larger p99 stands in for the p99 of both);
+		# else the refusal codes among the claim errors.
+		def refusals: . as $w | [.ops[] | select(.op == "refused-or-duplicate")] as $u
+			| [.ops[] | select(.op | test("^claim-(refus|dup)"; "i"))] as $r
+			| if ($u | length) > 0 then {per_sec: $u[0].per_sec, p50: $u[0].p50_ms, p99: $u[0].p99_ms}
+			  elif ($r | length) > 0
 			  then {per_sec: ($r | map(.per_sec) | add), p50: ($r | map(.p50_ms) | max), p99: ($r | map(.p99_ms) | max)}
 			  else {per_sec: (([$w.ops[] | select(.op == "claim") | (.errors // {}) | to_entries[]
 			                    | select(.key | test("SOLD_OUT|LIMIT|DUPLICATE|CLOSED")) | .value] | add // 0)

@@ -35,6 +35,12 @@ func (a *claimAcks) add(holder int, body []byte) {
 	a.byHolder[holder][v.ID] = true
 }
 
+// refusedOrDuplicate files the refused first claims (claim-refused) and the
+// duplicates (claim-duplicate) together, the population of the sold-out
+// target: its p99 is the p99 of all those answers, which neither group's
+// own p99 is.
+const refusedOrDuplicate = "refused-or-duplicate"
+
 // claimBurst: distinct holders against a round smaller than the crowd;
 // 15 % of holders send a duplicate or a retry, 3 % claim through two
 // platforms at once.
@@ -75,13 +81,18 @@ func claimBurst(ctx context.Context, b *bench) error {
 			acks.add(i, first.body)
 		} else if first.code == "ROUND_SOLD_OUT" || first.code == "HOLDER_LIMIT_REACHED" {
 			b.rec.record("claim-refused", scheduled, "") // the answers served without a write
+			b.rec.record(refusedOrDuplicate, scheduled, "")
 		}
 		switch {
 		case x < 0.105: // a retry of the same request
 			again, err := b.call(ctx, "claim-retry", time.Now(), jsonRequest(http.MethodPost, path, p.token, key, claimBody(i)))
 			b.sameAnswer("claim "+key, first, again, err)
 		case x < 0.18: // the holder tries again with a new request
-			dup, err := b.call(ctx, "claim-duplicate", time.Now(), jsonRequest(http.MethodPost, path, p.token, key+"-again", claimBody(i)))
+			started := time.Now()
+			dup, err := b.call(ctx, "claim-duplicate", started, jsonRequest(http.MethodPost, path, p.token, key+"-again", claimBody(i)))
+			if err == nil {
+				b.rec.record(refusedOrDuplicate, started, "")
+			}
 			if err == nil && dup.ok() {
 				acks.add(i, dup.body)
 			}
