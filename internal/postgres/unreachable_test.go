@@ -41,6 +41,15 @@ func TestUnreachable(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, postgres.Unreachable(err), "the closed connection used again: %v", err)
 
+	// A statement still running when the caller's deadline passes: the
+	// database did not answer in time, and the caller may retry with the
+	// same Idempotency-Key as after a restart (nothing was committed).
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	_, err = db.Pool.Exec(short, `SELECT pg_sleep(10)`)
+	require.Error(t, err)
+	assert.True(t, postgres.Unreachable(err), "deadline passed: %v", err)
+
 	// Statement errors and the caller's own cancellation are not.
 	_, err = db.Pool.Exec(ctx, `SELECT * FROM no_such_table`)
 	require.Error(t, err)
