@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ func TestDockerComposeFile(t *testing.T) {
 	var doc struct {
 		Services map[string]struct {
 			Image       string                                `yaml:"image"`
+			Command     []string                              `yaml:"command"`
 			Build       *struct{ Context, Dockerfile string } `yaml:"build"`
 			Environment map[string]string                     `yaml:"environment"`
 			Healthcheck *struct {
@@ -34,6 +36,8 @@ func TestDockerComposeFile(t *testing.T) {
 	require.True(t, ok, "a postgres service")
 	assert.True(t, strings.HasPrefix(pg.Image, "postgres:"))
 	require.NotNil(t, pg.Healthcheck)
+	assert.True(t, slices.ContainsFunc(pg.Command, func(arg string) bool { return strings.HasPrefix(arg, "shared_buffers=") }),
+		"postgres is given shared_buffers, not PostgreSQL's 128 MB default: %q", pg.Command)
 
 	images := map[string]bool{}
 	for _, role := range []string{"issuer", "redemption", "audit"} {
