@@ -59,12 +59,15 @@ func claimBurst(ctx context.Context, b *bench) error {
 		rng := b.rng(i)
 		key := fmt.Sprintf("claim-%d", i)
 		p := b.env.platforms[i%2]
+		claim := jsonRequest(http.MethodPost, path, p.token, key, claimBody(i)) // retries send the same bytes
 		x := rng.Float64()
 		if x < 0.03 { // the same holder through two platforms at once
 			var wg sync.WaitGroup
 			for _, q := range []*platform{a, bp} {
 				wg.Go(func() {
-					r, err := b.call(ctx, "claim", scheduled, jsonRequest(http.MethodPost, path, q.token, key, claimBody(i)))
+					through := claim
+					through.token = q.token
+					r, err := b.call(ctx, "claim", scheduled, through)
 					if err == nil && r.ok() {
 						acks.add(i, r.body)
 					}
@@ -73,7 +76,7 @@ func claimBurst(ctx context.Context, b *bench) error {
 			wg.Wait()
 			return
 		}
-		first, err := b.call(ctx, "claim", scheduled, jsonRequest(http.MethodPost, path, p.token, key, claimBody(i)))
+		first, err := b.call(ctx, "claim", scheduled, claim)
 		if err != nil {
 			return
 		}
@@ -85,11 +88,13 @@ func claimBurst(ctx context.Context, b *bench) error {
 		}
 		switch {
 		case x < 0.105: // a retry of the same request
-			again, err := b.call(ctx, "claim-retry", time.Now(), jsonRequest(http.MethodPost, path, p.token, key, claimBody(i)))
+			again, err := b.call(ctx, "claim-retry", time.Now(), claim)
 			b.sameAnswer("claim "+key, first, again, err)
 		case x < 0.18: // the holder tries again with a new request
+			again := claim
+			again.key = key + "-again"
 			started := time.Now()
-			dup, err := b.call(ctx, "claim-duplicate", started, jsonRequest(http.MethodPost, path, p.token, key+"-again", claimBody(i)))
+			dup, err := b.call(ctx, "claim-duplicate", started, again)
 			if err == nil {
 				b.rec.record(refusedOrDuplicate, started, "")
 			}
