@@ -1,3 +1,4 @@
+-- +goose NO TRANSACTION
 -- +goose Up
 -- One index for a holder's vouchers and for the one-grant rule, where there
 -- were two: every voucher a claim or a grant inserts pays for each index
@@ -7,12 +8,17 @@
 -- the index is unique only for grants: a holder has at most one granted
 -- voucher of a tier, and any number of claimed ones. A holder's listing,
 -- newest first, now sorts the holder's few vouchers instead of reading them
--- in order.
-DROP INDEX vouchers_holder;
-DROP INDEX vouchers_one_grant;
-CREATE UNIQUE INDEX vouchers_holder ON vouchers (holder_hash, campaign_id, tier_id, (CASE WHEN source = 'grant' THEN true END));
+-- in order. Built CONCURRENTLY, before the two it replaces are dropped: on
+-- a live vouchers table a plain CREATE INDEX would block claims, grants
+-- and checkouts for as long as it takes.
+CREATE UNIQUE INDEX CONCURRENTLY vouchers_holder_v2
+    ON vouchers (holder_hash, campaign_id, tier_id, (CASE WHEN source = 'grant' THEN true END));
+DROP INDEX CONCURRENTLY vouchers_one_grant;
+DROP INDEX CONCURRENTLY vouchers_holder;
+ALTER INDEX vouchers_holder_v2 RENAME TO vouchers_holder;
 
 -- +goose Down
-DROP INDEX vouchers_holder;
-CREATE INDEX vouchers_holder ON vouchers (holder_hash, id DESC);
-CREATE UNIQUE INDEX vouchers_one_grant ON vouchers (campaign_id, tier_id, holder_hash) WHERE source = 'grant';
+CREATE UNIQUE INDEX CONCURRENTLY vouchers_one_grant ON vouchers (campaign_id, tier_id, holder_hash) WHERE source = 'grant';
+CREATE INDEX CONCURRENTLY vouchers_holder_v1 ON vouchers (holder_hash, id DESC);
+DROP INDEX CONCURRENTLY vouchers_holder;
+ALTER INDEX vouchers_holder_v1 RENAME TO vouchers_holder;
