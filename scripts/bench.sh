@@ -311,7 +311,8 @@ sql() { psql -X -q -t -A -v ON_ERROR_STOP=1 -c "$1" "$DB"; }
 # their tables (it would take CPU from the run, on cores the two share).
 settle() {
 	local i
-	sql "CHECKPOINT"
+	# CHECKPOINT needs a superuser or pg_checkpoint (--check against another server).
+	sql "CHECKPOINT" 2>/dev/null || echo "   CHECKPOINT not allowed here; measuring without it" >&2
 	for ((i = 0; i < 120; i++)); do
 		[[ $(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'") == 0 ]] && return
 		sleep 0.5
