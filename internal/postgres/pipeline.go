@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -65,17 +67,29 @@ func pipelinedTx(ctx context.Context, pool *pgxpool.Pool, fn func(Batcher) error
 // 2,216-2,411 steps/s against 1,922-2,074, PostgreSQL's CPU per step
 // 377-418 µs against 478-514). Queue the ledger's statements, which touch
 // a campaign's few balance rows, after QueueDefaultPlanner.
-func QueueIndexProbes(b *pgx.Batch) {
-	b.Queue(`SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
-		set_config('enable_mergejoin', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`)
-}
+func QueueIndexProbes(b *pgx.Batch) { b.Queue(indexProbesSQL) }
 
 // QueueDefaultPlanner undoes QueueIndexProbes for the rest of the
 // transaction.
-func QueueDefaultPlanner(b *pgx.Batch) {
-	b.Queue(`SELECT set_config('enable_seqscan', 'on', true), set_config('enable_hashjoin', 'on', true),
-		set_config('enable_mergejoin', 'on', true), set_config('plan_cache_mode', 'auto', true)`)
+func QueueDefaultPlanner(b *pgx.Batch) { b.Queue(defaultPlannerSQL) }
+
+// plannerSettings are what QueueIndexProbes sets and QueueDefaultPlanner
+// sets back, from one list so that the two cannot drift apart.
+var plannerSettings = []struct{ name, probes, defaults string }{
+	{"enable_seqscan", "off", "on"},
+	{"enable_hashjoin", "off", "on"},
+	{"enable_mergejoin", "off", "on"},
+	{"plan_cache_mode", "force_generic_plan", "auto"},
 }
+
+var indexProbesSQL, defaultPlannerSQL = func() (string, string) {
+	var probes, defaults []string
+	for _, s := range plannerSettings {
+		probes = append(probes, fmt.Sprintf("set_config('%s', '%s', true)", s.name, s.probes))
+		defaults = append(defaults, fmt.Sprintf("set_config('%s', '%s', true)", s.name, s.defaults))
+	}
+	return "SELECT " + strings.Join(probes, ", "), "SELECT " + strings.Join(defaults, ", ")
+}()
 
 // planEachRun prefixes a statement's arguments so that it is planned for its
 // values at every run. Statements that join an array of keys to a table
