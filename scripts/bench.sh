@@ -367,7 +367,8 @@ raw_copy() {
 20000, 5000, NULL, now(), now() + interval '7 days', 'active', 'grant', NULL, now(), now() \
 FROM generate_series(1, $rows) n) TO '$file'"
 	for streams in 1 2; do
-		sql "TRUNCATE pgbench_tq.grant_vouchers; CHECKPOINT"
+		sql "TRUNCATE pgbench_tq.grant_vouchers"
+		settle
 		rm -f "$WORK"/grant.part.*
 		split -n "l/$streams" "$file" "$WORK/grant.part."
 		echo "== raw COPY of $rows vouchers, $streams stream(s)" >&2
