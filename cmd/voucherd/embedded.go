@@ -96,11 +96,11 @@ func (e *embedded) Close() {
 // runs on instead of PostgreSQL's 128 MB, with which a million-voucher
 // grant has its backends write out every index page they evict (the
 // random-key B-trees on vouchers, by code and by holder, outgrow the
-// buffers). An eighth of the
-// memory leaves the rest to voucherd and the page cache. max_wal_size stays
-// at its 1 GB default: it bounds the WAL a crash recovery replays, and at
-// 2 GB a SIGKILL right after a 1M grant took 6.0 s to answer again (4.7 s
-// of redo over 1,045 MB). memBytes 0 (unknown) keeps the defaults.
+// buffers). An eighth of the memory leaves the rest to voucherd and the
+// page cache. max_wal_size stays at its 1 GB default: it bounds the WAL a
+// crash recovery replays, and at 2 GB a SIGKILL right after a 1M grant took
+// 6.0 s to answer again (4.7 s of redo over 1,045 MB). memBytes 0 (unknown)
+// keeps the defaults.
 func embeddedSettings(memBytes int64) map[string]string {
 	if memBytes <= 0 {
 		return nil

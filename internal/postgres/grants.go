@@ -226,9 +226,10 @@ func FirstNewHolders(ctx context.Context, q Querier, g GrantRecord, c GrantChunk
 // tmpl (each row gives its voucher id, code and holder), and deletes the
 // chunk. A holder who already has a granted voucher of the tier, from any
 // upload or an earlier row, gets nothing: the unique index vouchers_holder
-// decides (migration 00016: unique for granted vouchers only). It returns how many rows it took and how many
-// vouchers it inserted; the difference is duplicates. Among a holder's
-// rows the first one wins, as in file order.
+// decides (migration 00016: unique for granted vouchers only). It returns
+// how many rows it took and how many vouchers it inserted; the difference
+// is duplicates. Among a holder's rows the first one wins, as in file
+// order.
 //
 // Rows go in holder order: vouchers_holder leads with the holder's hash, and
 // inserting into it in key order touches each leaf page in turn rather than

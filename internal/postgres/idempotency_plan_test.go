@@ -22,8 +22,9 @@ import (
 // since the connection first ran them. Run cached with the planner's
 // defaults, a connection settles on the generic plan it made while the table
 // was empty, a hash join over a full scan, and keeps it as the table grows;
-// hence the lookup's index-probe settings and the writes' planning per run. auto_explain, sending each
-// statement's plan to the client, shows which plan ran.
+// hence the lookup's index-probe settings and the writes' planning per run.
+// auto_explain, sending each statement's plan to the client, shows which
+// plan ran.
 func TestKeyStatementsProbeThePrimaryKeyAsTheTableGrows(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
