@@ -11,14 +11,23 @@
 -- in order. Built CONCURRENTLY, before the two it replaces are dropped: on
 -- a live vouchers table a plain CREATE INDEX would block claims, grants
 -- and checkouts for as long as it takes.
+--
+-- A CONCURRENTLY build that fails or is interrupted leaves an invalid index
+-- of its name behind, and goose records the migration only once every
+-- statement has run: so each statement may find the work of an earlier
+-- attempt, and none fails on it. A run that got past the build rebuilds it.
+DROP INDEX CONCURRENTLY IF EXISTS vouchers_holder_v2;
 CREATE UNIQUE INDEX CONCURRENTLY vouchers_holder_v2
     ON vouchers (holder_hash, campaign_id, tier_id, (CASE WHEN source = 'grant' THEN true END));
-DROP INDEX CONCURRENTLY vouchers_one_grant;
-DROP INDEX CONCURRENTLY vouchers_holder;
+DROP INDEX CONCURRENTLY IF EXISTS vouchers_one_grant;
+DROP INDEX CONCURRENTLY IF EXISTS vouchers_holder;
 ALTER INDEX vouchers_holder_v2 RENAME TO vouchers_holder;
 
 -- +goose Down
+-- Run again after an interruption as the Up is (see above).
+DROP INDEX CONCURRENTLY IF EXISTS vouchers_one_grant;
 CREATE UNIQUE INDEX CONCURRENTLY vouchers_one_grant ON vouchers (campaign_id, tier_id, holder_hash) WHERE source = 'grant';
+DROP INDEX CONCURRENTLY IF EXISTS vouchers_holder_v1;
 CREATE INDEX CONCURRENTLY vouchers_holder_v1 ON vouchers (holder_hash, id DESC);
-DROP INDEX CONCURRENTLY vouchers_holder;
+DROP INDEX CONCURRENTLY IF EXISTS vouchers_holder;
 ALTER INDEX vouchers_holder_v1 RENAME TO vouchers_holder;
