@@ -15,6 +15,7 @@ type result struct {
 	Workload   string      `json:"workload"`
 	Mode       string      `json:"mode"`
 	Clients    int         `json:"clients"`
+	Procs      int         `json:"procs"`
 	Rate       float64     `json:"rate"`
 	DurationS  float64     `json:"duration_s"`
 	Ops        []opResult  `json:"ops"`
@@ -78,7 +79,7 @@ func (r *result) print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, ", %d clients", r.Clients)
 	}
-	fmt.Fprintf(w, ", %.1f s\n", r.DurationS)
+	fmt.Fprintf(w, ", %.1f s, voucherbench GOMAXPROCS %d\n", r.DurationS, r.Procs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tcount\tper s\tp50 ms\tp99 ms\tp99.9 ms\t")
 	for _, o := range r.Ops {

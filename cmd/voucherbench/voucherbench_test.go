@@ -210,6 +210,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{},
 		{"run", "--workload", "nope"},
 		{"run", "--workload", "claim-burst", "--url", "http://10.1.2.3:8080"},
+		{"run", "--workload", "claim-burst", "--procs", "0"},
 		{"crash"},
 	} {
 		cmd := exec.Command(bench, args...)
