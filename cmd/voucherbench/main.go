@@ -111,8 +111,8 @@ func runCommand(ctx context.Context, args []string) int {
 	// The load generator shares the machine with what it measures
 	// (loopback only). On one P its goroutines take turns on one thread
 	// instead of waking and spinning threads across every core: on 2
-	// cores it spent 12 % less CPU per sold-out answer, and voucherd
-	// answered 13 % more of them (BENCHMARKS.md).
+	// cores it spent a quarter less CPU per sold-out answer, and voucherd
+	// answered 13-19 % more of them (BENCHMARKS.md).
 	runtime.GOMAXPROCS(o.procs)
 	res, err := runWorkload(ctx, o, *workload, f)
 	if err != nil {
