@@ -160,14 +160,18 @@ type claimHolder struct {
 	RealNameVerified bool   `json:"real_name_verified"`
 }
 
+// claimBody asks for a voucher of the campaign's tier for holder
+// holderIndex; qualifyBody for a trade-in qualification.
 func claimBody(holderIndex int) claimRequest {
-	return claimRequest{Holder: claimHolder{IDNumber: idNumber(holderIndex), ResidenceRegion: holderRegion, RealNameVerified: true},
-		TierID: tierID}
+	return claimRequest{Holder: holderOf(holderIndex), TierID: tierID}
 }
 
 func qualifyBody(holderIndex int) claimRequest {
-	return claimRequest{Holder: claimHolder{IDNumber: idNumber(holderIndex), ResidenceRegion: holderRegion, RealNameVerified: true},
-		Category: "phone"}
+	return claimRequest{Holder: holderOf(holderIndex), Category: "phone"}
+}
+
+func holderOf(holderIndex int) claimHolder {
+	return claimHolder{IDNumber: idNumber(holderIndex), ResidenceRegion: holderRegion, RealNameVerified: true}
 }
 
 // heldVoucher is a voucher claimed during setup, for the checkout workloads.
