@@ -197,7 +197,9 @@ func newBench(ctx context.Context, o options) (*bench, error) {
 
 // result checks the invariants and gathers what was measured.
 func (b *bench) result(ctx context.Context, name string) *result {
-	res := &result{Workload: name, Mode: b.shape.mode(), Clients: b.opt.clients, Procs: b.opt.procs, Rate: b.opt.rate, DurationS: round3(b.elapsed.Seconds())}
+	// Procs is read from the runtime, not from --procs: the crash drill and
+	// the tests run workloads without that flag.
+	res := &result{Workload: name, Mode: b.shape.mode(), Clients: b.opt.clients, Procs: runtime.GOMAXPROCS(0), Rate: b.opt.rate, DurationS: round3(b.elapsed.Seconds())}
 	res.Invariants = b.invariants(ctx)
 	res.Ops = opsOf(b.rec, b.elapsed) // after the checks: the export is measured there
 	if b.db == nil {
