@@ -78,7 +78,8 @@ SOLDOUT_HOLDERS=${SOLDOUT_HOLDERS:-$((HOLDERS * 5))}
 # p99 follows the queue the clients keep (Little's law: 64 clients at
 # 16,000/s wait 4 ms on average, the p99 about 2.5 times that), so the burst
 # runs at the knee of this machine's curve: 48 clients answer as fast as 64
-# or 128 here, with a shorter queue (BENCHMARKS.md, seventh round).
+# here with a shorter queue, and 128 only a few per cent faster at twice
+# the p99 (BENCHMARKS.md, sixth and seventh rounds).
 SOLDOUT_CLIENTS=${SOLDOUT_CLIENTS:-48}
 REDEEM_CLIENTS=${REDEEM_CLIENTS:-32}
 REDEEM_VOUCHERS=${REDEEM_VOUCHERS:-60000} # more than 30 s use at 2,000 steps/s, so time ends the run

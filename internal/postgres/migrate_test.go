@@ -146,7 +146,7 @@ func TestInterruptedIndexMigrationsRunAgain(t *testing.T) {
 			invalidOn: "redemptions (platform_id)",
 		},
 		{
-			name:      "00013 in its category build",
+			name:      "00013 meeting an invalid category index",
 			down:      4,
 			invalid:   "redemptions_audit_category",
 			invalidOn: "redemptions (category)",
